@@ -1,0 +1,46 @@
+import { mkdtempSync, readFileSync } from 'fs';
+import { execFileSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import { Procstat } from '../../src';
+
+/** Every mount a test makes lives below this directory, so the root hook can find leftovers. */
+export const SPEC_ROOT = mkdtempSync(path.join(os.tmpdir(), 'procstat-spec-'));
+
+let counter = 0;
+
+export function tempPath(label = 'mnt'): string {
+  return path.join(SPEC_ROOT, `${label}-${++counter}`);
+}
+
+const live = new Set<Procstat>();
+
+/** Mounts `ctx` under the spec root; `unmountAll` (run after every test) removes it. */
+export async function mountTemp(ctx: Procstat, label?: string): Promise<string> {
+  const mountpoint = tempPath(label);
+  await ctx.mount(mountpoint);
+  live.add(ctx);
+  return mountpoint;
+}
+
+export async function unmountAll(): Promise<void> {
+  for (const ctx of live) await ctx.unmount().catch(() => undefined);
+  live.clear();
+}
+
+/** FUSE mounts below the spec root, read from the mount table (never by touching them). */
+export function leftoverMounts(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[1]?.startsWith(SPEC_ROOT) && fields[2]?.startsWith('fuse'))
+    .map((fields) => fields[1]);
+}
+
+/** Last resort for a test that failed mid-way: lazy-unmount whatever it left. */
+export function forceUnmountLeftovers(): string[] {
+  const left = leftoverMounts();
+  for (const mountpoint of left) {
+    try { execFileSync('fusermount', ['-uz', mountpoint], { stdio: 'ignore' }); } catch { /* already gone */ }
+  }
+  return left;
+}

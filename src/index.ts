@@ -1,0 +1,11 @@
+export { Procstat, procstat } from './procstat';
+export { ProcstatError, ProcstatErrorCode } from './runtime/errors';
+export { Series } from './runtime/series';
+export { Histogram } from './runtime/histogram';
+export { StartEnd } from './runtime/start-end';
+export { DirNode, FileNode } from './runtime/nodes';
+export type { Parent, Item, ValueOptions } from './runtime/stats-tree';
+export type { ParameterOptions, StartEndSource } from './runtime/files';
+export type { ParameterType } from './runtime/parse';
+export type { ValueFormat } from './runtime/format';
+export type { MountOptions } from './fuse/mount';

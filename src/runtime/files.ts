@@ -1,0 +1,129 @@
+import { ProcstatError } from './errors';
+import { formatDecimal, formatterFor, ValueFormat } from './format';
+import { Histogram, percentileName } from './histogram';
+import { DirNode, FileBehavior, FileNode } from './nodes';
+import { inferType, MAX_WRITE_BYTES, ParameterType, parseValue } from './parse';
+import { Series } from './series';
+import { StartEnd } from './start-end';
+
+/** File behaviours and directory shapes shared by the imperative API and the decorators. */
+
+export function valueFile(name: string, get: () => unknown, format?: ValueFormat): FileNode {
+  const print = formatterFor(format);
+  return new FileNode(name, { read: () => `${print(get())}\n` });
+}
+
+export interface ParameterOptions<T = any> {
+  /** Current value; without it the file is a write-only control. */
+  get?: () => T;
+  /** Receives the parsed, validated value. */
+  set: (value: T) => void;
+  /** How writes are parsed; default inferred from `get()` (`'string'` for write-only controls). */
+  type?: ParameterType;
+  min?: number | bigint;
+  max?: number | bigint;
+  /** Return false (or a message) to refuse a value with EINVAL. */
+  validate?: (value: T) => boolean | string;
+  format?: ValueFormat;
+}
+
+function checkRange(value: unknown, options: ParameterOptions): void {
+  if (typeof value !== 'number' && typeof value !== 'bigint') return;
+  if (options.min !== undefined && value < options.min) {
+    throw new ProcstatError('EINVAL', `${value} is below the minimum ${options.min}`);
+  }
+  if (options.max !== undefined && value > options.max) {
+    throw new ProcstatError('EINVAL', `${value} is above the maximum ${options.max}`);
+  }
+}
+
+/** A write handler: parse, check range, validate, then `set`; any failure is EINVAL and changes nothing. */
+export function parameterWriter(options: ParameterOptions): (text: string) => void {
+  return (text) => {
+    if (Buffer.byteLength(text) > MAX_WRITE_BYTES) {
+      throw new ProcstatError('EINVAL', `a write of more than ${MAX_WRITE_BYTES} bytes is refused`);
+    }
+    const type = options.type ?? (options.get ? inferType(options.get()) : 'string');
+    const value = parseValue(text, type);
+    checkRange(value, options);
+    const verdict = options.validate ? options.validate(value) : true;
+    if (verdict !== true) {
+      throw new ProcstatError('EINVAL', typeof verdict === 'string' ? verdict : `${formatDecimal(value)} was refused by validate()`);
+    }
+    try {
+      options.set(value);
+    } catch (err) {
+      throw new ProcstatError('EINVAL', `set(${formatDecimal(value)}) threw: ${(err as Error)?.message ?? err}`, { cause: err });
+    }
+  };
+}
+
+export function parameterFile(name: string, options: ParameterOptions): FileNode {
+  const behavior: FileBehavior = { write: parameterWriter(options) };
+  if (options.get) {
+    const print = formatterFor(options.format);
+    const get = options.get;
+    behavior.read = () => `${print(get())}\n`;
+  }
+  return new FileNode(name, behavior);
+}
+
+/** A write-only file that runs `action` when `1` is written (series and histogram `reset`). */
+function resetFile(action: () => void): FileNode {
+  return parameterFile('reset', {
+    type: 'boolean',
+    set: (yes: boolean) => { if (yes) action(); },
+  });
+}
+
+function resetIntervalFiles(dir: DirNode, stats: Series | Histogram): void {
+  dir.add(resetFile(() => stats.reset()));
+  dir.add(parameterFile('reset_interval_sec', {
+    type: 'number', min: 0, set: (seconds: number) => { stats.resetInterval.seconds = seconds; },
+  }));
+  dir.add(valueFile('get_reset_interval_sec', () => stats.resetInterval.seconds));
+}
+
+/** `sum count min max last avg mean stddev reset reset_interval_sec get_reset_interval_sec` */
+export function seriesDirectory(name: string, series: Series): DirNode {
+  const dir = new DirNode(name);
+  const read = (pick: (s: Series) => number) => () => { series.refresh(); return pick(series); };
+  dir.add(valueFile('sum', read((s) => s.sum)));
+  dir.add(valueFile('count', read((s) => s.count)));
+  dir.add(valueFile('min', read((s) => s.min)));
+  dir.add(valueFile('max', read((s) => s.max)));
+  dir.add(valueFile('last', read((s) => s.last)));
+  dir.add(valueFile('avg', read((s) => s.avg)));
+  dir.add(valueFile('mean', read((s) => s.mean)));
+  dir.add(valueFile('stddev', read((s) => s.stddev)));
+  resetIntervalFiles(dir, series);
+  return dir;
+}
+
+/** `sum count last avg`, one file per percentile (`50`, `99.99`), and the reset files. */
+export function histogramDirectory(name: string, histogram: Histogram): DirNode {
+  const dir = new DirNode(name);
+  const read = (pick: (h: Histogram) => number) => () => { histogram.refresh(); return pick(histogram); };
+  dir.add(valueFile('sum', read((h) => h.sum)));
+  dir.add(valueFile('count', read((h) => h.count)));
+  dir.add(valueFile('last', read((h) => h.last)));
+  dir.add(valueFile('avg', read((h) => h.avg)));
+  for (const fraction of histogram.fractions) {
+    dir.add(valueFile(percentileName(fraction), () => histogram.percentile(fraction)));
+  }
+  resetIntervalFiles(dir, histogram);
+  return dir;
+}
+
+export interface StartEndSource {
+  start: () => unknown;
+  end: () => unknown;
+}
+
+export function startEndDirectory(name: string, source: StartEndSource | StartEnd): DirNode {
+  const pair = source instanceof StartEnd ? { start: () => source.start, end: () => source.end } : source;
+  const dir = new DirNode(name);
+  dir.add(valueFile('start', pair.start));
+  dir.add(valueFile('end', pair.end));
+  return dir;
+}

@@ -1,0 +1,98 @@
+import { ProcstatError } from './errors';
+
+let nextId = 1;
+
+/** One entry of the stats tree. Ids are stable for the node's life and never reused. */
+export abstract class Node {
+  readonly id = nextId++;
+  parent: DirNode | null = null;
+  private detached = false;
+
+  constructor(readonly name: string) {}
+
+  /** True once the node (or a directory above it) was removed; open files of it then answer ENOENT. */
+  get removed(): boolean {
+    return this.detached || (this.parent !== null && this.parent.removed);
+  }
+
+  markRemoved(): void {
+    this.detached = true;
+  }
+
+  /** The path below `ancestor`, e.g. `inner/value`. */
+  pathFrom(ancestor: DirNode | null): string {
+    const parts: string[] = [];
+    for (let node: Node | null = this; node && node !== ancestor; node = node.parent) parts.push(node.name);
+    return parts.reverse().join('/');
+  }
+}
+
+/** A directory. Children are listed in insertion order. */
+export class DirNode extends Node {
+  readonly kind = 'dir';
+  private readonly entries = new Map<string, Node>();
+
+  child(name: string): Node | undefined {
+    return this.entries.get(name);
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  children(): IterableIterator<Node> {
+    return this.entries.values();
+  }
+
+  add<T extends Node>(node: T): T {
+    if (this.entries.has(node.name)) {
+      throw new ProcstatError('EEXIST', `"${node.name}" already exists in ${this.describe()}; remove it first or pick another name`);
+    }
+    node.parent = this;
+    this.entries.set(node.name, node);
+    return node;
+  }
+
+  delete(node: Node): void {
+    if (this.entries.get(node.name) === node) this.entries.delete(node.name);
+    node.markRemoved();
+  }
+
+  describe(): string {
+    return this.parent === null ? 'the root directory' : `directory "${this.pathFrom(null)}"`;
+  }
+}
+
+/** What a file does when read or written; a file without `read` is write-only, without `write` read-only. */
+export interface FileBehavior {
+  /** The file's whole content, newline included; called once per open. */
+  read?: () => string;
+  /** Applies one written text; throws ProcstatError('EINVAL') and changes nothing when it is not valid. */
+  write?: (text: string) => void;
+  /** Aggregator files are left out of other aggregators. */
+  aggregate?: boolean;
+}
+
+export class FileNode extends Node {
+  readonly kind = 'file';
+
+  constructor(name: string, readonly behavior: FileBehavior) {
+    super(name);
+  }
+
+  get readable(): boolean {
+    return this.behavior.read !== undefined;
+  }
+
+  get writable(): boolean {
+    return this.behavior.write !== undefined;
+  }
+
+  /** 0444 read-only, 0644 parameter, 0200 write-only control (SPEC §4). */
+  get permissions(): number {
+    if (this.readable && this.writable) return 0o644;
+    return this.writable ? 0o200 : 0o444;
+  }
+}
+
+export type TreeNode = DirNode | FileNode;

@@ -1,0 +1,125 @@
+import { EventEmitter } from 'events';
+import { aggregatorFile } from './aggregator';
+import { ProcstatError } from './errors';
+import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile } from './files';
+import { ValueFormat } from './format';
+import { Histogram } from './histogram';
+import { checkName } from './names';
+import { DirNode, FileNode, Node, TreeNode } from './nodes';
+import { Series } from './series';
+import { StartEnd } from './start-end';
+
+/** A directory item, or `null` for the root. */
+export type Parent = DirNode | null;
+/** Anything the imperative API returns and `remove` takes. */
+export type Item = Node | Series | Histogram;
+
+export interface ValueOptions {
+  format?: ValueFormat;
+}
+
+/**
+ * The stats tree and the imperative API of the C library (SPEC §3.2), without any FUSE: a view
+ * (the mount) reads it through `readFile`/`writeFile`.
+ */
+export class StatsTree extends EventEmitter {
+  readonly root = new DirNode('');
+  /** Series and histograms are returned as themselves; this finds their directories. */
+  private readonly directories = new WeakMap<Series | Histogram, DirNode>();
+  /** Getter failures are reported once per file, not once per read. */
+  private readonly reported = new WeakSet<FileNode>();
+
+  createDirectory(parent: Parent, name: string): DirNode {
+    return this.attach(parent, new DirNode(checkName(name, 'createDirectory')));
+  }
+
+  createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
+    return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options.format));
+  }
+
+  createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
+    return this.attach(parent, parameterFile(checkName(name, 'createParameter'), options));
+  }
+
+  createSeries(parent: Parent, name: string): Series {
+    const series = new Series();
+    this.directories.set(series, this.attach(parent, seriesDirectory(checkName(name, 'createSeries'), series)));
+    return series;
+  }
+
+  createHistogram(parent: Parent, name: string, fractions: readonly number[]): Histogram {
+    const histogram = new Histogram(fractions);
+    this.directories.set(histogram, this.attach(parent, histogramDirectory(checkName(name, 'createHistogram'), histogram)));
+    return histogram;
+  }
+
+  createStartEnd(parent: Parent, name: string, source: StartEndSource | StartEnd): DirNode {
+    return this.attach(parent, startEndDirectory(checkName(name, 'createStartEnd'), source));
+  }
+
+  createAggregator(parent: Parent, name: string): FileNode {
+    const dir = this.dirOf(parent);
+    return this.attach(parent, aggregatorFile(checkName(name, 'createAggregator'), dir));
+  }
+
+  /** The item at `name` below `parent`; `name` may be a path such as `outer-0/inner-3/value-6`. */
+  lookup(parent: Parent, name: string): TreeNode | undefined {
+    let node: Node | undefined = this.dirOf(parent);
+    for (const part of name.split('/')) {
+      if (part === '') continue;
+      node = node instanceof DirNode ? node.child(part) : undefined;
+    }
+    return node as TreeNode | undefined;
+  }
+
+  remove(item: Item): void {
+    const node = item instanceof Node ? item : this.directories.get(item);
+    if (!node || !node.parent || node.removed) {
+      throw new ProcstatError('ENOENT', 'remove: the item is not in the tree (already removed?)');
+    }
+    node.parent.delete(node);
+  }
+
+  removeByName(parent: Parent, name: string): void {
+    const node = this.lookup(parent, name);
+    if (!node) throw new ProcstatError('ENOENT', `removeByName: "${name}" does not exist in ${this.dirOf(parent).describe()}`);
+    this.remove(node);
+  }
+
+  /** A file's content for a view. A getter that throws is EIO, reported once through 'error'. */
+  readFile(file: FileNode): string {
+    try {
+      return file.behavior.read!();
+    } catch (err) {
+      if (err instanceof ProcstatError) throw err;
+      this.reportOnce(file, err);
+      throw new ProcstatError('EIO', `reading ${file.pathFrom(null)} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+    }
+  }
+
+  /** Applies a write from a view; throws ProcstatError EINVAL (value unchanged) when it is refused. */
+  writeFile(file: FileNode, text: string): void {
+    file.behavior.write!(text);
+  }
+
+  private reportOnce(file: FileNode, err: unknown): void {
+    if (this.reported.has(file)) return;
+    this.reported.add(file);
+    const error = new ProcstatError('EIO', `procstat: the getter of ${file.pathFrom(null)} threw: ${(err as Error)?.message ?? err}`, { cause: err });
+    // An 'error' event without a listener would throw and crash the service; warn instead.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, 'ProcstatWarning');
+  }
+
+  private dirOf(parent: Parent): DirNode {
+    if (parent === null || parent === undefined) return this.root;
+    if (!(parent instanceof DirNode) || parent.removed) {
+      throw new ProcstatError('ENOENT', 'the parent is not a directory of this tree (removed, or not a directory item)');
+    }
+    return parent;
+  }
+
+  private attach<T extends Node>(parent: Parent, node: T): T {
+    return this.dirOf(parent).add(node);
+  }
+}
