@@ -1,0 +1,176 @@
+// The context's mount (SPEC §3.1): paths, type, stale and busy mountpoints, lifecycle, FUSE errors.
+import { expect } from 'chai';
+import { ChildProcess, spawn } from 'child_process';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { Procstat, ProcstatError } from '../src';
+import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { sh, shOk } from './helpers/shell';
+
+const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
+
+interface Child {
+  process: ChildProcess;
+  /** The READY or ERROR line. */
+  line: Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const child = spawn(process.execPath, [SERVE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const line = new Promise<string>((resolve) => {
+    const take = (chunk: Buffer) => {
+      out += chunk;
+      const match = out.match(/^(READY|ERROR).*$/m);
+      if (match) resolve(match[0]);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    child.on('exit', () => resolve(out));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { process: child, line, exited };
+}
+
+function isMounted(mountpoint: string): boolean {
+  return leftoverMounts().includes(mountpoint);
+}
+
+async function waitFor(condition: () => boolean, ms = 5000): Promise<boolean> {
+  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 25))) {
+    if (condition()) return true;
+  }
+  return condition();
+}
+
+async function mountError(ctx: Procstat, mountpoint: string): Promise<ProcstatError> {
+  const error = await ctx.mount(mountpoint).then(() => undefined, (err) => err);
+  expect(error).to.be.instanceOf(ProcstatError);
+  return error;
+}
+
+describe('mount', () => {
+  it('shows as type fuse.procstat at the requested path, and unmounts', async () => {
+    const ctx = new Procstat();
+    ctx.createValue(null, 'answer', () => 42);
+    const mnt = await mountTemp(ctx);
+    expect(ctx.mountpoint).to.equal(mnt);
+    expect(await shOk(`findmnt -n -o FSTYPE ${mnt}`)).to.equal('fuse.procstat\n');
+    await ctx.unmount();
+    expect(isMounted(mnt)).to.equal(false);
+    expect(ctx.mountpoint).to.equal(undefined);
+  });
+
+  it('the tree stays after unmount and can be mounted again', async () => {
+    const ctx = new Procstat();
+    ctx.createValue(null, 'answer', () => 42);
+    await mountTemp(ctx);
+    await ctx.unmount();
+    const again = await mountTemp(ctx);
+    expect(await shOk(`cat ${again}/answer`)).to.equal('42\n');
+  });
+
+  it('defaults to ${XDG_RUNTIME_DIR:-/tmp}/procstat-<uid>/<app>.<pid>, the per-user root 0700', async () => {
+    const runtimeDir = tempPath('xdg');
+    await fs.mkdir(runtimeDir);
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
+    delete env.PROCSTAT_MOUNT;
+    const child = serve(['stay'], env);
+    try {
+      const line = await child.line;
+      const expected = path.join(runtimeDir, `procstat-${process.getuid!()}`, `serve.${child.process.pid}`);
+      expect(line).to.equal(`READY ${expected}`);
+      expect(await shOk(`cat ${expected}/pid`)).to.equal(`${child.process.pid}\n`);
+      expect(await shOk(`stat -c %a ${path.dirname(expected)}`)).to.equal('700\n');
+    } finally {
+      child.process.kill('SIGKILL');
+      await child.exited;
+    }
+  });
+
+  it('uses $PROCSTAT_MOUNT when no path is given', async () => {
+    const wanted = tempPath('env');
+    const child = serve(['stay'], { ...process.env, PROCSTAT_MOUNT: wanted });
+    try {
+      expect(await child.line).to.equal(`READY ${wanted}`);
+      expect(await shOk(`findmnt -n -o FSTYPE ${wanted}`)).to.equal('fuse.procstat\n');
+    } finally {
+      child.process.kill('SIGKILL');
+      await child.exited;
+    }
+  });
+
+  it('rejects a path that is not a directory, saying so', async () => {
+    const file = tempPath('file');
+    await fs.writeFile(file, 'x');
+    const error = await mountError(new Procstat(), file);
+    expect(error.code).to.equal('ENOTDIR');
+    expect(error.message).to.include(`${file} is not a directory`);
+  });
+
+  it('rejects a busy path with a message naming the fix', async () => {
+    const first = new Procstat();
+    const mnt = await mountTemp(first);
+    const error = await mountError(new Procstat(), mnt);
+    expect(error.code).to.equal('EBUSY');
+    expect(error.message).to.include(`${mnt} is busy`).and.include(`fusermount -u ${mnt}`);
+  });
+
+  it('recovers a stale mount left by a killed process', async () => {
+    const stale = tempPath('stale');
+    const child = serve(['raw-stale', stale]);
+    expect(await child.line).to.equal(`READY ${stale}`);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    expect((await sh(`stat ${stale}`)).stderr).to.match(/Transport endpoint is not connected/);
+    const ctx = new Procstat();
+    ctx.createValue(null, 'alive', () => 1);
+    await ctx.mount(stale);
+    try {
+      expect(await shOk(`cat ${stale}/alive`)).to.equal('1\n');
+    } finally {
+      await ctx.unmount();
+    }
+  });
+
+  it('never keeps the process alive by itself, and a finished process leaves no mount', async () => {
+    const mnt = tempPath('finish');
+    const child = serve(['finish', mnt]);
+    expect(await child.line).to.equal(`READY ${mnt}`);
+    const timeout = setTimeout(() => child.process.kill('SIGKILL'), 10_000);
+    const code = await child.exited;
+    clearTimeout(timeout);
+    expect(code, 'the process should end by itself').to.equal(0);
+    expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
+  });
+
+  it('a process killed with SIGKILL leaves no mount (auto_unmount)', async () => {
+    const mnt = tempPath('killed');
+    const child = serve(['stay', mnt]);
+    expect(await child.line).to.equal(`READY ${mnt}`);
+    expect(isMounted(mnt)).to.equal(true);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
+  });
+
+  it('without fusermount, the error says to install fuse', async () => {
+    const child = serve(['stay', tempPath('nofuse')], { ...process.env, PATH: '/nonexistent' });
+    expect(await child.line).to.match(/^ERROR ENODEV fusermount was not found.*apt-get install fuse/);
+    expect(await child.exited).to.equal(3);
+  });
+
+  it('without libfuse2, the error says to install libfuse2', async () => {
+    // A private mount namespace hides the library from this child only.
+    const lib = (await shOk('ldconfig -p | grep -o "/.*libfuse.so.2$" | head -1')).trim();
+    const child = spawn('unshare', ['-m', 'bash', '-c',
+      `mount --bind /dev/null ${lib} && exec ${process.execPath} ${SERVE} stay ${tempPath('nolib')}`]);
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { out += chunk; });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(out).to.match(/^ERROR ENODEV libfuse\.so\.2 is missing: install it \(Debian\/Ubuntu: apt-get install libfuse2\)/);
+    expect(code).to.equal(3);
+  });
+});

@@ -1,0 +1,88 @@
+// The runtime alone, without FUSE: formatting, parsing, statistics, names.
+import { expect } from 'chai';
+import { Histogram, Procstat, Series } from '../src';
+import { aggregate } from '../src/runtime/aggregator';
+import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
+import { percentileName } from '../src/runtime/histogram';
+import { sanitizeName } from '../src/runtime/names';
+import { parseValue } from '../src/runtime/parse';
+
+describe('runtime (no FUSE)', () => {
+  it('formats values', () => {
+    expect(formatDecimal(42)).to.equal('42');
+    expect(formatDecimal(2 ** 70)).to.equal('1180591620717411303424');
+    expect(formatDecimal(0.1)).to.equal('0.1');
+    expect(formatDecimal(-3n)).to.equal('-3');
+    expect(formatDecimal(false)).to.equal('0');
+    expect(formatHex(255)).to.equal('0xff');
+    expect(formatAddress(-1)).to.equal('0xffffffffffffffff');
+  });
+
+  it('parses parameter writes strictly', () => {
+    expect(parseValue('5\n', 'int')).to.equal(5);
+    expect(parseValue(' -7 ', 'int')).to.equal(-7);
+    expect(parseValue('0x10', 'uint')).to.equal(16);
+    expect(() => parseValue('-1', 'uint')).to.throw(/not a valid uint/);
+    expect(() => parseValue('9007199254740993', 'int')).to.throw(/not a valid int/);
+    expect(parseValue('2.5e3', 'number')).to.equal(2500);
+    expect(() => parseValue('NaN', 'number')).to.throw(/not a valid number/);
+    expect(parseValue('123456789012345678901234567890', 'bigint')).to.equal(123456789012345678901234567890n);
+    expect(parseValue('on', 'boolean')).to.equal(true);
+    expect(parseValue('0\n', 'boolean')).to.equal(false);
+    expect(() => parseValue('maybe', 'boolean')).to.throw(/not a valid boolean/);
+    expect(parseValue(' two words \n', 'string')).to.equal(' two words ');
+  });
+
+  it('series: Welford mean and sample standard deviation', () => {
+    const series = new Series();
+    for (const v of [2, 4, 4, 4, 5, 5, 7, 9]) series.addPoint(v);
+    expect(series.mean).to.equal(5);
+    expect(series.avg).to.equal(5);
+    expect(series.stddev).to.be.closeTo(Math.sqrt(32 / 7), 1e-12);
+    expect([series.min, series.max, series.last, series.count, series.sum]).to.deep.equal([2, 9, 9, 8, 40]);
+  });
+
+  it('series and histogram reset themselves after reset_interval_sec', async () => {
+    const series = new Series();
+    series.resetInterval.seconds = 0.05;
+    series.addPoint(1);
+    await new Promise((r) => setTimeout(r, 60));
+    series.refresh();
+    expect(series.count).to.equal(0);
+  });
+
+  it('histogram memory is bounded by the range of values, not their number', () => {
+    const histogram = new Histogram([0.5]);
+    for (let i = 0; i < 200_000; i++) histogram.addPoint(1 + (i % 1000));
+    const buckets = (histogram as any).positive.size;
+    for (let i = 0; i < 800_000; i++) histogram.addPoint(1 + (i % 1000));
+    expect((histogram as any).positive.size).to.equal(buckets).and.be.below(1500);
+    expect(histogram.percentile(0.5)).to.be.closeTo(500, 5);
+  });
+
+  it('histogram handles negative values and zeros', () => {
+    const histogram = new Histogram([0, 0.5, 1]);
+    for (const v of [-100, -10, 0, 0, 10, 100]) histogram.addPoint(v);
+    expect(histogram.percentile(0)).to.be.closeTo(-100, 1);
+    expect(histogram.percentile(0.5)).to.equal(0);
+    expect(histogram.percentile(1)).to.be.closeTo(100, 1);
+  });
+
+  it('percentile file names use up to 4 significant digits', () => {
+    expect([0.5, 0.9, 0.99, 0.9999, 0.1, 0.999].map(percentileName)).to.deep.equal(['50', '90', '99', '99.99', '10', '99.9']);
+  });
+
+  it('sanitizes instance keys into names', () => {
+    expect(sanitizeName('GET /users/:id')).to.equal('GET__users__id');
+    expect(sanitizeName('..')).to.equal('__');
+    expect(sanitizeName('')).to.equal('_');
+  });
+
+  it('the aggregator text is tree-ordered relative paths', () => {
+    const ctx = new Procstat();
+    const dir = ctx.createDirectory(null, 'd');
+    ctx.createValue(dir, 'a', () => 1);
+    ctx.createValue(ctx.createDirectory(dir, 'sub'), 'b', () => 'x');
+    expect(aggregate(ctx.root)).to.equal('d/a:1\nd/sub/b:x\n');
+  });
+});
