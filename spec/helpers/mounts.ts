@@ -4,8 +4,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { Procstat } from '../../src';
 
+// State shared through globalThis: the TC39 build of the decorator spec has its own copy of this module.
+const shared = ((globalThis as any)[Symbol.for('procstat.spec')] ??= {
+  root: mkdtempSync(path.join(os.tmpdir(), 'procstat-spec-')),
+  live: new Set<Procstat>(),
+}) as { root: string; live: Set<Procstat> };
+
 /** Every mount a test makes lives below this directory, so the root hook can find leftovers. */
-export const SPEC_ROOT = mkdtempSync(path.join(os.tmpdir(), 'procstat-spec-'));
+export const SPEC_ROOT = shared.root;
 
 let counter = 0;
 
@@ -13,7 +19,7 @@ export function tempPath(label = 'mnt'): string {
   return path.join(SPEC_ROOT, `${label}-${++counter}`);
 }
 
-const live = new Set<Procstat>();
+const live = shared.live;
 
 /** Mounts `ctx` under the spec root; `unmountAll` (run after every test) removes it. */
 export async function mountTemp(ctx: Procstat, label?: string): Promise<string> {

@@ -15,6 +15,11 @@ export abstract class Node {
     return this.detached || (this.parent !== null && this.parent.removed);
   }
 
+  /** A hidden node is left out of listings but can still be looked up (an empty class directory). */
+  get hidden(): boolean {
+    return false;
+  }
+
   markRemoved(): void {
     this.detached = true;
   }
@@ -37,11 +42,13 @@ export class DirNode extends Node {
   }
 
   names(): string[] {
-    return [...this.entries.keys()];
+    const names: string[] = [];
+    for (const [name, node] of this.entries) if (!node.hidden) names.push(name);
+    return names;
   }
 
-  children(): IterableIterator<Node> {
-    return this.entries.values();
+  *children(): IterableIterator<Node> {
+    for (const node of this.entries.values()) if (!node.hidden) yield node;
   }
 
   add<T extends Node>(node: T): T {

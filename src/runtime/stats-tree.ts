@@ -4,6 +4,8 @@ import { ProcstatError } from './errors';
 import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile } from './files';
 import { ValueFormat } from './format';
 import { Histogram } from './histogram';
+import { ClassSpec, specOfInstance } from './class-spec';
+import { ClassDir, InstanceDir } from './instances';
 import { checkName } from './names';
 import { DirNode, FileNode, Node, TreeNode } from './nodes';
 import { Series } from './series';
@@ -28,6 +30,93 @@ export class StatsTree extends EventEmitter {
   private readonly directories = new WeakMap<Series | Histogram, DirNode>();
   /** Getter failures are reported once per file, not once per read. */
   private readonly reported = new WeakSet<FileNode>();
+  private readonly classDirs = new Map<ClassSpec, ClassDir>();
+  private readonly registered = new WeakMap<object, { dir: ClassDir | InstanceDir; key: string }>();
+  private readonly released = new WeakSet<object>();
+  private readonly owned = new WeakSet<object>();
+  /** Instances with array or Map fields: their elements are re-checked for ownership before listings. */
+  private readonly containers = new Set<WeakRef<object>>();
+
+  /**
+   * Shows a `@StatDir` instance (decorated classes call this when their constructor finishes). Holds it
+   * weakly: its directory disappears when it is released or collected.
+   */
+  register(obj: object): void {
+    const spec = specOfInstance(obj);
+    if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
+    if (this.registered.has(obj)) return;
+    this.scanFields(obj, spec);
+    if (spec.options.singleton) {
+      const previous = this.root.child(spec.dirName);
+      if (previous instanceof InstanceDir) this.root.delete(previous);
+      const dir = this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
+      this.registered.set(obj, { dir, key: spec.dirName });
+      return;
+    }
+    const dir = this.classDirFor(spec);
+    this.registered.set(obj, { dir, key: dir.addInstance(obj) });
+  }
+
+  /** Removes an instance's directory now, without waiting for garbage collection. */
+  release(obj: object): void {
+    const registration = this.registered.get(obj);
+    if (!registration) return;
+    this.released.add(obj);
+    this.registered.delete(obj);
+    if (registration.dir instanceof ClassDir) registration.dir.forget(registration.key);
+    else this.root.delete(registration.dir);
+  }
+
+  isReleased(obj: object): boolean {
+    return this.released.has(obj);
+  }
+
+  isOwned(obj: object): boolean {
+    return this.owned.has(obj);
+  }
+
+  own(obj: object): void {
+    this.owned.add(obj);
+  }
+
+  refreshOwnership(): void {
+    for (const ref of this.containers) {
+      const obj = ref.deref();
+      if (obj === undefined || this.released.has(obj)) this.containers.delete(ref);
+      else this.scanFields(obj, specOfInstance(obj)!);
+    }
+  }
+
+  /**
+   * Marks `@StatDir` objects held in the fields of `obj` as nested (shown under `obj`, not at the
+   * top level). Reads own data properties only: a getter is user code, run only when a file is read.
+   */
+  private scanFields(obj: object, spec: ClassSpec): void {
+    let container = false;
+    for (const field of spec.fields) {
+      const value = Object.getOwnPropertyDescriptor(obj, field.key)?.value;
+      if (specOfInstance(value)) this.own(value);
+      if (Array.isArray(value) || value instanceof Map) {
+        container = true;
+        for (const element of value.values()) if (specOfInstance(element)) this.own(element);
+      }
+    }
+    if (container && !this.registered.has(obj)) this.containers.add(new WeakRef(obj));
+  }
+
+  private classDirFor(spec: ClassSpec): ClassDir {
+    let dir = this.classDirs.get(spec);
+    if (!dir) {
+      const taken = this.root.child(spec.dirName);
+      if (taken) {
+        throw new ProcstatError('EEXIST', `@StatDir ${spec.className}: "${spec.dirName}" already exists at the mount root; ` +
+          `give the class another name with @StatDir({ name: '…' })`);
+      }
+      dir = this.root.add(new ClassDir(spec, this));
+      this.classDirs.set(spec, dir);
+    }
+    return dir;
+  }
 
   createDirectory(parent: Parent, name: string): DirNode {
     return this.attach(parent, new DirNode(checkName(name, 'createDirectory')));

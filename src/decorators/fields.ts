@@ -1,0 +1,71 @@
+import { FieldSpec } from '../runtime/class-spec';
+import { ProcstatError } from '../runtime/errors';
+import { ValueFormat } from '../runtime/format';
+import { ParameterType } from '../runtime/parse';
+import { designType, isTc39Context, recordLegacyField, recordTc39Field } from './metadata';
+
+export interface StatOptions {
+  /** File name; default the property name. */
+  name?: string;
+  format?: ValueFormat;
+}
+
+export interface ParameterDecoratorOptions<T = any> extends StatOptions {
+  type?: ParameterType;
+  min?: number | bigint;
+  max?: number | bigint;
+  validate?: (value: T) => boolean | string;
+}
+
+/** Works as a legacy (experimentalDecorators) and as a TC39 decorator, on fields and getters. */
+export type FieldDecorator = (target: any, context: any, descriptor?: any) => any;
+
+/**
+ * The one decorator factory: `@Stat`, `@Counter`, `@Gauge` and `@Parameter` differ only in the kind
+ * and writability they record. It records a spec and returns nothing: fields stay plain data
+ * properties and getters stay as written, so the hot path is untouched.
+ */
+function statField(kind: FieldSpec['kind'], nameOrOptions?: string | ParameterDecoratorOptions): FieldDecorator {
+  const options: ParameterDecoratorOptions = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions ?? {};
+  return (target, context) => {
+    const tc39 = isTc39Context(context);
+    const key: string | symbol = tc39 ? context.name : context;
+    if (tc39 && (context.private || context.static)) {
+      throw new ProcstatError('EINVAL', `@${kind} on ${String(key)}: private and static members cannot be exposed; use a public instance member`);
+    }
+    const field: FieldSpec = {
+      key,
+      name: options.name ?? String(key),
+      kind,
+      writable: kind === 'parameter',
+      type: options.type,
+      typeHint: tc39 ? undefined : designType(target, key),
+      min: options.min,
+      max: options.max,
+      validate: options.validate,
+      format: options.format,
+    };
+    if (tc39) recordTc39Field(context, field);
+    else recordLegacyField(target.constructor, field);
+  };
+}
+
+/** A value, statistics object (Series, Histogram, StartEnd) or nested `@StatDir` object. */
+export function Stat(nameOrOptions?: string | StatOptions): FieldDecorator {
+  return statField('stat', nameOrOptions);
+}
+
+/** A monotonically increasing count (`counter` in the Prometheus view). */
+export function Counter(nameOrOptions?: string | StatOptions): FieldDecorator {
+  return statField('counter', nameOrOptions);
+}
+
+/** A value that goes up and down (`gauge` in the Prometheus view). */
+export function Gauge(nameOrOptions?: string | StatOptions): FieldDecorator {
+  return statField('gauge', nameOrOptions);
+}
+
+/** A writable value: `echo 8 > …/concurrency` parses, validates and assigns it. */
+export function Parameter<T = any>(nameOrOptions?: string | ParameterDecoratorOptions<T>): FieldDecorator {
+  return statField('parameter', nameOrOptions);
+}

@@ -1,0 +1,101 @@
+import 'reflect-metadata';
+import { ClassSpec, defineClassSpec, FieldSpec, StatDirOptions } from '../runtime/class-spec';
+import { ProcstatError } from '../runtime/errors';
+import { checkName } from '../runtime/names';
+import { ParameterType } from '../runtime/parse';
+
+/**
+ * The one module that reads and writes decorator metadata. Field decorators record a FieldSpec;
+ * `@StatDir` turns what its class (and its parents) recorded into the ClassSpec the runtime uses.
+ * Legacy decorators (experimentalDecorators) record per class; TC39 decorators record in
+ * `context.metadata`, which TypeScript chains from parent class to subclass.
+ */
+
+// TC39 decorator metadata needs Symbol.metadata, which Node 20 does not define yet.
+(Symbol as { metadata?: symbol }).metadata ??= Symbol.for('Symbol.metadata');
+
+const FIELDS = Symbol('procstat.fields');
+/** Legacy mode: fields recorded per class (constructor). */
+const legacyFields = new WeakMap<Function, FieldSpec[]>();
+
+/** TC39 decorator contexts look like this; legacy decorators get a property key instead. */
+export interface Tc39Context {
+  kind: string;
+  name: string | symbol;
+  static?: boolean;
+  private?: boolean;
+  metadata?: Record<symbol, unknown>;
+}
+
+export function isTc39Context(arg: unknown): arg is Tc39Context {
+  return typeof arg === 'object' && arg !== null && 'kind' in arg;
+}
+
+/** `design:type` from emitDecoratorMetadata, as a parameter type hint when the value does not tell. */
+export function designType(prototype: object, key: string | symbol): ParameterType | undefined {
+  const type = Reflect.getMetadata?.('design:type', prototype, key);
+  return new Map<unknown, ParameterType>([[Number, 'number'], [Boolean, 'boolean'], [String, 'string'], [BigInt, 'bigint']]).get(type);
+}
+
+export function recordLegacyField(cls: Function, field: FieldSpec): void {
+  const own = legacyFields.get(cls) ?? [];
+  own.push(field);
+  legacyFields.set(cls, own);
+}
+
+export function recordTc39Field(context: Tc39Context, field: FieldSpec): void {
+  const metadata = context.metadata;
+  if (!metadata) throw new ProcstatError('EINVAL', `@${field.kind} on ${String(field.name)}: this compiler gives no decorator metadata; use TypeScript ≥ 5.2`);
+  if (!Object.prototype.hasOwnProperty.call(metadata, FIELDS)) metadata[FIELDS] = [];
+  (metadata[FIELDS] as FieldSpec[]).push(field);
+}
+
+/** Fields from the root class down to `cls`; a subclass field of the same name replaces its parent's. */
+function mergeFields(ownListsFromRoot: FieldSpec[][]): FieldSpec[] {
+  const byName = new Map<string, FieldSpec>();
+  for (const list of ownListsFromRoot) for (const field of list) byName.set(field.name, field);
+  return [...byName.values()];
+}
+
+export function legacyFieldsOf(cls: Function): FieldSpec[] {
+  const lists: FieldSpec[][] = [];
+  for (let c: any = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) lists.unshift(legacyFields.get(c) ?? []);
+  return mergeFields(lists);
+}
+
+export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): FieldSpec[] {
+  const lists: FieldSpec[][] = [];
+  for (let m: any = metadata; m; m = Object.getPrototypeOf(m)) {
+    if (Object.prototype.hasOwnProperty.call(m, FIELDS)) lists.unshift(m[FIELDS]);
+  }
+  return mergeFields(lists);
+}
+
+/** Checks a class's decorator arguments when the class is defined; errors name the class and field. */
+export function defineSpec(cls: Function, className: string, options: StatDirOptions, fields: FieldSpec[]): ClassSpec {
+  const dirName = checkName(options.name ?? className, `@StatDir on class ${className}`);
+  const byName = new Map<string, FieldSpec>();
+  for (const field of fields) {
+    const where = `@${field.kind === 'stat' ? 'Stat' : field.kind[0].toUpperCase() + field.kind.slice(1)} on ${className}.${String(field.key)}`;
+    checkName(field.name, where);
+    if (byName.has(field.name)) {
+      throw new ProcstatError('EINVAL', `${where}: the file name "${field.name}" is already used by ${className}.${String(byName.get(field.name)!.key)}; pass another name`);
+    }
+    const accessor = findDescriptor(cls.prototype, field.key);
+    if (field.writable && accessor?.get && !accessor.set) {
+      throw new ProcstatError('EINVAL', `${where}: a getter without a setter cannot be a parameter; add a setter or use @Gauge`);
+    }
+    byName.set(field.name, field);
+  }
+  const spec: ClassSpec = { className, dirName, options, fields, byName };
+  defineClassSpec(cls, spec);
+  return spec;
+}
+
+function findDescriptor(prototype: object | null, key: string | symbol): PropertyDescriptor | undefined {
+  for (let p = prototype; p; p = Object.getPrototypeOf(p)) {
+    const descriptor = Object.getOwnPropertyDescriptor(p, key);
+    if (descriptor) return descriptor;
+  }
+  return undefined;
+}

@@ -1,0 +1,34 @@
+import { procstat } from '../procstat';
+import { StatDirOptions } from '../runtime/class-spec';
+import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
+
+/** The registering subclasses made by @StatDir, to find an instance's most derived one. */
+const wrappers = new WeakSet<Function>();
+
+function nearestWrapper(cls: Function): Function | undefined {
+  for (let c: any = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) if (wrappers.has(c)) return c;
+  return undefined;
+}
+
+/**
+ * Makes every instance of the class a directory of the default context, from the moment its
+ * constructor finishes. Works as a legacy and as a TC39 class decorator.
+ */
+export function StatDir<T = any>(options: StatDirOptions<T> = {}): (cls: any, context?: any) => any {
+  return (cls, context) => {
+    const className: string = cls.name;
+    const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
+    const Registering = {
+      // A subclass keeps the class's name; it registers the instance once, under its most derived @StatDir class.
+      [className]: class extends cls {
+        constructor(...args: any[]) {
+          super(...args);
+          if (nearestWrapper(new.target) === Registering) procstat.register(this);
+        }
+      },
+    }[className];
+    wrappers.add(Registering);
+    defineSpec(Registering, className, options, fields);
+    return Registering;
+  };
+}

@@ -1,0 +1,55 @@
+import { ValueFormat } from './format';
+import { ParameterType } from './parse';
+
+/** What a decorator recorded for one field or getter: the file it becomes. */
+export interface FieldSpec {
+  /** The property read (and, for parameters, written) on the instance. */
+  readonly key: string | symbol;
+  /** The file or directory name. */
+  readonly name: string;
+  /** The metric kind: it matters to the Prometheus view, not to the file. */
+  readonly kind: 'stat' | 'counter' | 'gauge' | 'parameter';
+  readonly writable: boolean;
+  readonly type?: ParameterType;
+  /** The declared type (emitDecoratorMetadata), used only while the value itself does not tell (undefined). */
+  readonly typeHint?: ParameterType;
+  readonly min?: number | bigint;
+  readonly max?: number | bigint;
+  readonly validate?: (value: any) => boolean | string;
+  readonly format?: ValueFormat;
+}
+
+export interface StatDirOptions<T = any> {
+  /** The class's directory name; default the class name. */
+  name?: string;
+  /** An instance's directory name: a property name or a function of the instance; default 0, 1, 2 … */
+  key?: string | ((instance: T) => unknown);
+  /** One instance, no instance level: `<mount>/<name>/<field>`. */
+  singleton?: boolean;
+}
+
+/** A `@StatDir` class as the runtime sees it: shared by all its instances. */
+export interface ClassSpec {
+  readonly className: string;
+  readonly dirName: string;
+  readonly options: StatDirOptions;
+  readonly fields: readonly FieldSpec[];
+  /** fields by file name, for lookups. */
+  readonly byName: ReadonlyMap<string, FieldSpec>;
+}
+
+const specs = new WeakMap<Function, ClassSpec>();
+
+export function defineClassSpec(cls: Function, spec: ClassSpec): void {
+  specs.set(cls, spec);
+}
+
+/** The spec of a `@StatDir` object's class (the nearest decorated class), or undefined. */
+export function specOfInstance(obj: unknown): ClassSpec | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  for (let proto = Object.getPrototypeOf(obj); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    const spec = specs.get(proto.constructor);
+    if (spec) return spec;
+  }
+  return undefined;
+}
