@@ -147,6 +147,8 @@ describe(`decorators (${MODE})`, () => {
     expect(await shOk(`cat ${mnt}/http/8080/pool/workers/1/jobsDone ${mnt}/http/8080/pool/size`)).to.equal('42\n2\n');
     expect((await shOk(`ls ${mnt}/http/8080/routes | xargs`)).trim()).to.equal('GET__users POST__login');
     expect(await shOk(`cat ${mnt}/http/8080/routes/POST__login/hits`)).to.equal('3\n');
+    expect(await shOk(`cd ${mnt}/http/8080 && grep -r . routes requests`)).to.equal(
+      'routes/GET__users/hits:0\nroutes/POST__login/hits:3\nrequests:0\n');
     const top = (await shOk(`ls ${mnt}`)).split('\n');
     expect(top).to.not.include('pool');
     expect(top).to.not.include('Route');

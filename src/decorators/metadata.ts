@@ -75,6 +75,7 @@ export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): Fie
 export function defineSpec(cls: Function, className: string, options: StatDirOptions, fields: FieldSpec[]): ClassSpec {
   const dirName = checkName(options.name ?? className, `@StatDir on class ${className}`);
   const byName = new Map<string, FieldSpec>();
+  const dataKeys: (string | symbol)[] = [];
   for (const field of fields) {
     const where = `@${field.kind === 'stat' ? 'Stat' : field.kind[0].toUpperCase() + field.kind.slice(1)} on ${className}.${String(field.key)}`;
     checkName(field.name, where);
@@ -85,9 +86,10 @@ export function defineSpec(cls: Function, className: string, options: StatDirOpt
     if (field.writable && accessor?.get && !accessor.set) {
       throw new ProcstatError('EINVAL', `${where}: a getter without a setter cannot be a parameter; add a setter or use @Gauge`);
     }
+    if (!accessor?.get) dataKeys.push(field.key);
     byName.set(field.name, field);
   }
-  const spec: ClassSpec = { className, dirName, options, fields, byName };
+  const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys };
   defineClassSpec(cls, spec);
   return spec;
 }

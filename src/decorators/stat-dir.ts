@@ -1,5 +1,5 @@
 import { procstat } from '../procstat';
-import { StatDirOptions } from '../runtime/class-spec';
+import { ClassSpec, StatDirOptions } from '../runtime/class-spec';
 import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
 
 /** The registering subclasses made by @StatDir, to find an instance's most derived one. */
@@ -18,17 +18,18 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): (cls: any, co
   return (cls, context) => {
     const className: string = cls.name;
     const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
+    let spec: ClassSpec;
     const Registering = {
       // A subclass keeps the class's name; it registers the instance once, under its most derived @StatDir class.
       [className]: class extends cls {
         constructor(...args: any[]) {
           super(...args);
-          if (nearestWrapper(new.target) === Registering) procstat.register(this);
+          if (nearestWrapper(new.target) === Registering) procstat.register(this, spec);
         }
       },
     }[className];
     wrappers.add(Registering);
-    defineSpec(Registering, className, options, fields);
+    spec = defineSpec(Registering, className, options, fields);
     return Registering;
   };
 }

@@ -36,6 +36,8 @@ export interface ClassSpec {
   readonly fields: readonly FieldSpec[];
   /** fields by file name, for lookups. */
   readonly byName: ReadonlyMap<string, FieldSpec>;
+  /** Keys of the fields that are data properties (not getters): the ones read at registration. */
+  readonly dataKeys: readonly (string | symbol)[];
 }
 
 const specs = new WeakMap<Function, ClassSpec>();

@@ -141,64 +141,85 @@ class CollectionDir extends DirNode {
   }
 }
 
-interface Registration {
-  readonly ref: WeakRef<object>;
-  dir?: InstanceDir;
-}
-
-/** A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance. */
+/**
+ * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
+ * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key;
+ * an InstanceDir is made only for instances that are looked up.
+ */
 export class ClassDir extends DirNode {
-  private readonly instances = new Map<string, Registration>();
+  private readonly instances = new Map<string | number, WeakRef<object>>();
+  private readonly dirs = new Map<string | number, InstanceDir>();
+  private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
-  private readonly finalizer = new FinalizationRegistry<string>((key) => {
-    if (this.instances.get(key)?.ref.deref() === undefined) this.instances.delete(key);
+  private readonly finalizer = new FinalizationRegistry<string | number>((key) => {
+    if (this.instances.get(key)?.deref() === undefined) this.drop(key);
   });
 
   constructor(readonly spec: ClassSpec, private readonly registry: InstanceRegistry & { isOwned(obj: object): boolean; refreshOwnership(): void }) {
     super(spec.dirName);
+    this.sequenced = spec.options.key === undefined;
   }
 
-  /** Adds an instance under its key (sanitized; a taken key gets a -1, -2 … suffix). */
-  addInstance(obj: object): string {
-    const base = this.keyOf(obj);
-    let key = base;
-    for (let n = 1; this.instances.has(key); n++) key = `${base}-${n}`;
-    this.instances.set(key, { ref: new WeakRef(obj) });
+  /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. */
+  addInstance(obj: object): void {
+    let key: string | number;
+    if (this.sequenced) {
+      key = this.sequence++;
+    } else {
+      const base = this.keyOf(obj);
+      key = base;
+      for (let n = 1; this.taken(key); n++) key = `${base}-${n}`;
+      this.drop(key);
+    }
+    this.instances.set(key, new WeakRef(obj));
     this.finalizer.register(obj, key);
-    return key;
-  }
-
-  forget(key: string): void {
-    this.instances.get(key)?.dir?.markRemoved();
-    this.instances.delete(key);
   }
 
   private keyOf(obj: any): string {
     const { key } = this.spec.options;
-    if (key === undefined) return String(this.sequence++);
-    return sanitizeName(typeof key === 'function' ? key(obj) : obj[key]);
+    return sanitizeName(typeof key === 'function' ? key(obj) : obj[key as string]);
   }
 
-  private visible(registration: Registration): boolean {
-    const obj = registration.ref.deref();
+  /** A key is free again once its instance is released or collected. */
+  private taken(key: string | number): boolean {
+    const obj = this.instances.get(key)?.deref();
+    return obj !== undefined && !this.registry.isReleased(obj);
+  }
+
+  private drop(key: string | number): void {
+    this.dirs.get(key)?.markRemoved();
+    this.dirs.delete(key);
+    this.instances.delete(key);
+  }
+
+  private keyFor(name: string): string | number {
+    if (!this.sequenced) return name;
+    const n = Number(name);
+    return String(n) === name ? n : name;
+  }
+
+  private visible(obj: object | undefined): obj is object {
     return obj !== undefined && !this.registry.isReleased(obj) && !this.registry.isOwned(obj);
   }
 
   override child(name: string): Node | undefined {
-    const registration = this.instances.get(name);
-    if (!registration || !this.visible(registration)) return undefined;
-    if (!registration.dir) {
-      registration.dir = new InstanceDir(name, registration.ref, this.spec, this.registry);
-      registration.dir.parent = this;
+    const key = this.keyFor(name);
+    const ref = this.instances.get(key);
+    if (!ref || !this.visible(ref.deref())) return undefined;
+    let dir = this.dirs.get(key);
+    if (!dir) {
+      dir = new InstanceDir(name, ref, this.spec, this.registry);
+      dir.parent = this;
+      this.dirs.set(key, dir);
     }
-    return registration.dir;
+    return dir;
   }
 
   override names(): string[] {
     this.registry.refreshOwnership();
     const names: string[] = [];
-    for (const [name, registration] of this.instances) if (this.visible(registration)) names.push(name);
+    for (const [key, ref] of this.instances) if (this.visible(ref.deref())) names.push(String(key));
     return names;
   }
 

@@ -31,7 +31,6 @@ export class StatsTree extends EventEmitter {
   /** Getter failures are reported once per file, not once per read. */
   private readonly reported = new WeakSet<FileNode>();
   private readonly classDirs = new Map<ClassSpec, ClassDir>();
-  private readonly registered = new WeakMap<object, { dir: ClassDir | InstanceDir; key: string }>();
   private readonly released = new WeakSet<object>();
   private readonly owned = new WeakSet<object>();
   /** Instances with array or Map fields: their elements are re-checked for ownership before listings. */
@@ -41,30 +40,26 @@ export class StatsTree extends EventEmitter {
    * Shows a `@StatDir` instance (decorated classes call this when their constructor finishes). Holds it
    * weakly: its directory disappears when it is released or collected.
    */
-  register(obj: object): void {
-    const spec = specOfInstance(obj);
+  register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
-    if (this.registered.has(obj)) return;
-    this.scanFields(obj, spec);
-    if (spec.options.singleton) {
-      const previous = this.root.child(spec.dirName);
-      if (previous instanceof InstanceDir) this.root.delete(previous);
-      const dir = this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
-      this.registered.set(obj, { dir, key: spec.dirName });
+    this.scanFields(obj, spec, true);
+    if (!spec.options.singleton) {
+      this.classDirFor(spec).addInstance(obj);
       return;
     }
-    const dir = this.classDirFor(spec);
-    this.registered.set(obj, { dir, key: dir.addInstance(obj) });
+    const previous = this.root.child(spec.dirName);
+    if (previous instanceof InstanceDir) this.root.delete(previous);
+    this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
   }
 
-  /** Removes an instance's directory now, without waiting for garbage collection. */
+  /**
+   * Removes an instance's directory now, without waiting for garbage collection. (Its registry
+   * entry goes when the object is collected, or when a new instance takes its key.)
+   */
   release(obj: object): void {
-    const registration = this.registered.get(obj);
-    if (!registration) return;
     this.released.add(obj);
-    this.registered.delete(obj);
-    if (registration.dir instanceof ClassDir) registration.dir.forget(registration.key);
-    else this.root.delete(registration.dir);
+    const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
+    if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
   }
 
   isReleased(obj: object): boolean {
@@ -83,7 +78,7 @@ export class StatsTree extends EventEmitter {
     for (const ref of this.containers) {
       const obj = ref.deref();
       if (obj === undefined || this.released.has(obj)) this.containers.delete(ref);
-      else this.scanFields(obj, specOfInstance(obj)!);
+      else this.scanFields(obj, specOfInstance(obj)!, false);
     }
   }
 
@@ -91,17 +86,18 @@ export class StatsTree extends EventEmitter {
    * Marks `@StatDir` objects held in the fields of `obj` as nested (shown under `obj`, not at the
    * top level). Reads own data properties only: a getter is user code, run only when a file is read.
    */
-  private scanFields(obj: object, spec: ClassSpec): void {
+  private scanFields(obj: object, spec: ClassSpec, registering: boolean): void {
     let container = false;
-    for (const field of spec.fields) {
-      const value = Object.getOwnPropertyDescriptor(obj, field.key)?.value;
+    for (const key of spec.dataKeys) {
+      const value = (obj as any)[key];
+      if (typeof value !== 'object' || value === null) continue;
       if (specOfInstance(value)) this.own(value);
       if (Array.isArray(value) || value instanceof Map) {
         container = true;
         for (const element of value.values()) if (specOfInstance(element)) this.own(element);
       }
     }
-    if (container && !this.registered.has(obj)) this.containers.add(new WeakRef(obj));
+    if (container && registering) this.containers.add(new WeakRef(obj));
   }
 
   private classDirFor(spec: ClassSpec): ClassDir {
