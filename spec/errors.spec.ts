@@ -76,7 +76,7 @@ describe('errors and bad input (SPEC §5)', () => {
       const result = await sh(command.replace(/\$M/g, mnt));
       expect(result.code).to.not.equal(0);
       expect(result.stderr).to.match(/Operation not permitted|Read-only file system/);
-      expect((await shOk(`ls ${mnt}`)).split('\n').filter(Boolean)).to.deep.equal(['dir', 'limit']);
+      expect((await shOk(`ls ${mnt}`)).split('\n').filter(Boolean)).to.deep.equal(['dir', 'limit', 'procstat']);
       expect(await shOk(`stat -c %a ${mnt}/limit`)).to.equal('644\n');
     });
   }

@@ -43,7 +43,8 @@ describe('shell tools on a real mount', () => {
     const out = await shOk(`cd ${mnt} && grep -r . | sort`);
     expect(out).to.equal([
       'concurrency:4', 'http/bytes:12345678901234567890', 'http/requests:3',
-      'http/started:2026-11-25T12:00:00.000Z', 'http/up:1', 'http/version:v1.2.3', '',
+      'http/started:2026-11-25T12:00:00.000Z', 'http/up:1', 'http/version:v1.2.3',
+      'procstat/event_loop_blocked_ms:0', 'procstat/stale_reads:0', '',
     ].join('\n'));
   });
 
@@ -74,7 +75,7 @@ describe('shell tools on a real mount', () => {
     expect(mkdir.stderr).to.match(/Operation not permitted/);
     const rm = await sh(`rm -f ${mnt}/concurrency`);
     expect(rm.stderr).to.match(/Operation not permitted/);
-    expect((await shOk(`ls ${mnt}`)).split('\n').filter(Boolean)).to.deep.equal(['concurrency', 'http']);
+    expect((await shOk(`ls ${mnt}`)).split('\n').filter(Boolean)).to.deep.equal(['concurrency', 'http', 'procstat']);
   });
 
   it('an aggregator read with dd bs=7 gives every value line, whole', async () => {

@@ -1,16 +1,22 @@
 import { execFile } from 'child_process';
 import { constants, promises as fs } from 'fs';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 import { ProcstatError } from '../runtime/errors';
-import { operations } from './operations';
+import { EXITED, SHARED_BYTES, ToMain, views, WorkerData } from './protocol';
+import { Publisher } from './publisher';
 import { ServedTree } from './served-tree';
-
-type FuseClass = typeof import('fuse-native');
 
 export interface MountOptions {
   /** Let other users read the mount (FUSE `allow_other`; needs `user_allow_other` in /etc/fuse.conf). */
   allowOther?: boolean;
+  /** How long a value read or parameter write waits for a busy main thread (ms, default 100). */
+  deadlineMs?: number;
 }
+
+const DEFAULT_DEADLINE_MS = 100;
+/** At process exit, how long to wait for the worker to unmount before letting the process go. */
+const EXIT_UNMOUNT_MS = 2000;
 
 /**
  * Mount options passed to libfuse. `direct_io` makes every read reach procstat (values are never
@@ -36,10 +42,8 @@ async function onPath(program: string): Promise<boolean> {
   return false;
 }
 
-let fuseClass: FuseClass | undefined;
-
-/** Checks what FUSE needs on this machine and loads fuse-native; each failure says how to fix it. */
-async function loadFuse(): Promise<FuseClass> {
+/** Checks what FUSE needs on this machine; each failure says how to fix it. */
+async function checkFuse(): Promise<void> {
   if (!await fs.access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => true, () => false)) {
     throw new ProcstatError('ENODEV', 'FUSE is not available: /dev/fuse is missing or not accessible. ' +
       'Load the module (modprobe fuse); in a container run with --device /dev/fuse --cap-add SYS_ADMIN');
@@ -47,17 +51,12 @@ async function loadFuse(): Promise<FuseClass> {
   if (!await onPath('fusermount')) {
     throw new ProcstatError('ENODEV', 'fusermount was not found on $PATH: install it (Debian/Ubuntu: apt-get install fuse)');
   }
-  if (!fuseClass) {
-    try {
-      fuseClass = require('fuse-native') as FuseClass;
-    } catch (err) {
-      const missingLib = /libfuse\.so\.2/.test(String((err as Error).message));
-      throw new ProcstatError('ENODEV', missingLib
-        ? 'libfuse.so.2 is missing: install it (Debian/Ubuntu: apt-get install libfuse2), then start the process again'
-        : `fuse-native could not be loaded (${(err as Error).message}); reinstall procstat with npm ci`, { cause: err });
-    }
-  }
-  return fuseClass;
+}
+
+function loadError(message: string, libfuse: boolean): ProcstatError {
+  return new ProcstatError('ENODEV', libfuse
+    ? 'libfuse.so.2 is missing: install it (Debian/Ubuntu: apt-get install libfuse2), then start the process again'
+    : `fuse-native could not be loaded or mount (${message}); reinstall procstat with npm ci`);
 }
 
 /**
@@ -86,29 +85,81 @@ async function prepare(mountpoint: string): Promise<boolean> {
   return false;
 }
 
-/** A live mount of a tree. */
+const live = new Set<FuseMount>();
+// A worker that still holds a mount when the process exits would abort the process (its FUSE
+// handles are still open), so every live mount is taken down, synchronously, on 'exit'.
+process.on('exit', () => {
+  for (const mount of live) mount.unmountAtExit();
+});
+
+function nextMessage(worker: Worker): Promise<ToMain> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: ToMain) => { cleanup(); resolve(message); };
+    const onError = (err: Error) => { cleanup(); reject(err); };
+    const onExit = (code: number) => { cleanup(); reject(new Error(`the FUSE worker exited with code ${code}`)); };
+    const cleanup = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/**
+ * A live mount, served by its own worker thread: `ls`, `stat` and `cat` keep answering while the
+ * main thread is busy (see fuse-worker.ts).
+ */
 export class FuseMount {
-  private constructor(readonly mountpoint: string, private readonly fuse: InstanceType<FuseClass>, private readonly created: boolean) {}
+  private unmounting: Promise<void> | null = null;
+
+  private constructor(readonly mountpoint: string, private readonly worker: Worker, private readonly publisher: Publisher,
+    private readonly shared: SharedArrayBuffer, private readonly created: boolean) {}
 
   static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
-    const Fuse = await loadFuse();
+    await checkFuse();
     const created = await prepare(mountpoint);
-    const fuse = new Fuse(mountpoint, operations(tree), { autoUnmount: true });
-    fuse._fuseOptions = () => fuseOptions(options);
-    // The patched binding does not hold the event loop; this timer does until the kernel says hello.
-    const wait = setTimeout(() => undefined, 60_000);
+    const shared = new SharedArrayBuffer(SHARED_BYTES);
+    const publisher = new Publisher(tree, shared);
+    const data: WorkerData = {
+      mountpoint, fuseOptions: fuseOptions(options), deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS, shared,
+      initial: publisher.initialListings(), epoch: publisher.epoch,
+    };
+    const worker = new Worker(path.join(__dirname, 'fuse-worker.js'), { workerData: data });
+    publisher.attach(worker);
+    let first: ToMain;
     try {
-      await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+      first = await nextMessage(worker);
     } catch (err) {
+      publisher.stop();
       throw new ProcstatError('EIO', `mounting ${mountpoint} failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(wait);
     }
-    return new FuseMount(mountpoint, fuse, created);
+    if (first.t !== 'mounted') {
+      publisher.stop();
+      await worker.terminate();
+      throw first.t === 'failed' ? loadError(first.message, first.libfuse) : new ProcstatError('EIO', `mounting ${mountpoint} failed`);
+    }
+    worker.unref(); // the mount never keeps the process alive by itself
+    const mount = new FuseMount(mountpoint, worker, publisher, shared, created);
+    live.add(mount);
+    return mount;
   }
 
-  async unmount(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.fuse.unmount((err) => (err ? reject(err) : resolve())));
-    if (this.created) await fs.rmdir(this.mountpoint).catch(() => undefined);
+  unmount(): Promise<void> {
+    this.unmounting ??= (async () => {
+      live.delete(this);
+      const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+      this.worker.ref(); // keep the process until the unmount is through
+      this.worker.postMessage({ t: 'unmount' });
+      await exited;
+      this.publisher.stop();
+      if (this.created) await fs.rmdir(this.mountpoint).catch(() => undefined);
+    })();
+    return this.unmounting;
+  }
+
+  /** The exit path: no event loop any more, so ask the worker and wait on shared memory. */
+  unmountAtExit(): void {
+    const { cells } = views(this.shared);
+    this.worker.postMessage({ t: 'unmount' });
+    Atomics.wait(cells, EXITED, 0, EXIT_UNMOUNT_MS);
   }
 }

@@ -37,10 +37,13 @@ class ChildCache {
     const source = typeof value === 'object' && value !== null ? value : PLAIN_VALUE;
     const cached = this.nodes.get(name);
     if (cached && cached.source === source) return cached.node;
-    cached?.node.markRemoved();
     const node = build();
     node.parent = this.parent;
     this.nodes.set(name, { source, node });
+    if (cached) {
+      cached.node.markRemoved();
+      this.parent.changed();
+    }
     return node;
   }
 }
@@ -78,6 +81,10 @@ export class InstanceDir extends DirNode {
     return super.removed || obj === undefined || this.registry.isReleased(obj);
   }
 
+  override get lazy(): boolean {
+    return true;
+  }
+
   private live(): any {
     const obj = this.ref.deref();
     if (obj === undefined || this.registry.isReleased(obj)) {
@@ -89,8 +96,13 @@ export class InstanceDir extends DirNode {
   override child(name: string): Node | undefined {
     const field = this.spec.byName.get(name);
     if (!field || this.removed) return undefined;
-    const value = this.live()[field.key];
     const read = () => this.live()[field.key];
+    let value: unknown;
+    try {
+      value = read();
+    } catch {
+      value = undefined; // a throwing getter is a file; reading it gives EIO
+    }
     const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
   }
@@ -113,6 +125,14 @@ class CollectionDir extends DirNode {
 
   constructor(name: string, private readonly read: () => unknown, private readonly registry: InstanceRegistry) {
     super(name);
+  }
+
+  override get lazy(): boolean {
+    return true;
+  }
+
+  override get volatile(): boolean {
+    return true;
   }
 
   private elements(): Array<[string, unknown]> {
@@ -174,6 +194,7 @@ export class ClassDir extends DirNode {
     }
     this.instances.set(key, new WeakRef(obj));
     this.finalizer.register(obj, key);
+    this.changed();
   }
 
   private keyOf(obj: any): string {
@@ -190,7 +211,7 @@ export class ClassDir extends DirNode {
   private drop(key: string | number): void {
     this.dirs.get(key)?.markRemoved();
     this.dirs.delete(key);
-    this.instances.delete(key);
+    if (this.instances.delete(key)) this.changed();
   }
 
   private keyFor(name: string): string | number {
@@ -229,6 +250,13 @@ export class ClassDir extends DirNode {
 
   /** An empty class directory is left out of its parent's listing. */
   override get hidden(): boolean {
-    return this.names().length === 0;
+    for (const ref of this.instances.values()) if (this.visible(ref.deref())) return false;
+    return true;
+  }
+
+  /** A change here may hide or show this directory: its parent's listing changes too. */
+  override changed(): void {
+    super.changed();
+    this.parent?.changed();
   }
 }

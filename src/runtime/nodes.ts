@@ -36,6 +36,25 @@ export abstract class Node {
 export class DirNode extends Node {
   readonly kind = 'dir';
   private readonly entries = new Map<string, Node>();
+  /** Set on a root by a view that mirrors the tree (the mount): told of every listing change. */
+  onChange?: (dir: DirNode) => void;
+
+  /** Its listing is worked out from live objects when asked (instances, collections), not kept. */
+  get lazy(): boolean {
+    return false;
+  }
+
+  /** Its listing can change without `changed()` being called (arrays and Maps): views re-check it. */
+  get volatile(): boolean {
+    return false;
+  }
+
+  /** Tells the view mirroring this tree (if any) that this directory's listing may have changed. */
+  changed(): void {
+    let root: DirNode = this;
+    while (root.parent) root = root.parent;
+    root.onChange?.(this);
+  }
 
   child(name: string): Node | undefined {
     return this.entries.get(name);
@@ -57,12 +76,14 @@ export class DirNode extends Node {
     }
     node.parent = this;
     this.entries.set(node.name, node);
+    this.changed();
     return node;
   }
 
   delete(node: Node): void {
     if (this.entries.get(node.name) === node) this.entries.delete(node.name);
     node.markRemoved();
+    this.changed();
   }
 
   describe(): string {

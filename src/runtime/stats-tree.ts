@@ -58,6 +58,7 @@ export class StatsTree extends EventEmitter {
    */
   release(obj: object): void {
     this.released.add(obj);
+    this.classDirOf(obj)?.changed();
     const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
     if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
   }
@@ -71,7 +72,14 @@ export class StatsTree extends EventEmitter {
   }
 
   own(obj: object): void {
+    if (this.owned.has(obj)) return;
     this.owned.add(obj);
+    this.classDirOf(obj)?.changed();
+  }
+
+  private classDirOf(obj: object): ClassDir | undefined {
+    const spec = specOfInstance(obj);
+    return spec && this.classDirs.get(spec);
   }
 
   refreshOwnership(): void {
