@@ -24,7 +24,15 @@ type Request = { t: 'list'; path: string } | { t: 'open'; path: string } | { t: 
 let appliedEpoch = (workerData as WorkerData).epoch;
 let staleReads = 0;
 let nextRequest = 1;
-const pending = new Map<number, (reply: Reply | null) => void>();
+interface Pending {
+  resolve: (reply: Reply | null) => void;
+  expires: number;
+  /** Called at the deadline; false when the main thread already took the request (its reply follows). */
+  onTimeout?: () => boolean;
+}
+const pending = new Map<number, Pending>();
+/** One timer sweeps expired requests, instead of a timer per request. */
+const SWEEP_MS = 5;
 const epochWaiters: Array<() => void> = [];
 
 function post(message: ToMain): void {
@@ -41,18 +49,26 @@ function blockedMs(): number {
 function ask(message: Request, onTimeout?: () => boolean): Promise<Reply | null> {
   const req = nextRequest++;
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (onTimeout && !onTimeout()) return; // the main thread took it: its reply is on the way
-      pending.delete(req);
-      resolve(null);
-    }, deadlineMs);
-    pending.set(req, (reply) => {
-      clearTimeout(timer);
-      pending.delete(req);
-      resolve(reply);
-    });
+    pending.set(req, { resolve, expires: now() + deadlineMs, onTimeout });
     post({ ...message, req } as ToMain);
   });
+}
+
+function sweep(): void {
+  const time = now();
+  for (const [req, request] of pending) {
+    if (request.expires > time || (request.onTimeout && !request.onTimeout())) continue;
+    pending.delete(req);
+    request.resolve(null);
+  }
+}
+setInterval(sweep, SWEEP_MS).unref();
+
+function answer(reply: Reply): void {
+  const request = pending.get(reply.req);
+  if (!request) return;
+  pending.delete(reply.req);
+  request.resolve(reply);
 }
 
 function applyListings(listings: Listing[] | undefined): void {
@@ -148,26 +164,46 @@ function run(cb: Cb, work: () => Promise<void>): void {
   work().catch(() => cb(Errno.EIO));
 }
 
+/**
+ * The common case without promises: the mirror is current and holds the path. Undefined when the
+ * main thread must be asked (or waited for).
+ */
+function resolveNow(path: string, listed = false): MirrorNode | number | undefined {
+  if (Atomics.load(cells, EPOCH) !== appliedEpoch && blockedMs() === 0) return undefined;
+  const { node, unlisted } = mirror.walk(path);
+  if (node) return listed && node.isDir && node.children === null ? undefined : node;
+  return unlisted ? undefined : Errno.ENOENT;
+}
+
+/** Runs `then` with the node at `path`: at once when the mirror has it, else after asking. */
+function withNode(path: string, cb: Cb, then: (node: MirrorNode) => void | Promise<void>, listed = false): void {
+  const now = resolveNow(path, listed);
+  if (now === undefined) {
+    run(cb, async () => {
+      const node = await resolve(path, listed);
+      if (typeof node === 'number') return cb(node);
+      await then(node);
+    });
+  } else if (typeof now === 'number') {
+    cb(now);
+  } else {
+    const result = then(now);
+    if (result) result.catch(() => cb(Errno.EIO));
+  }
+}
+
 const operations = {
   getattr(path: string, cb: Cb) {
-    run(cb, async () => {
-      const node = await resolve(path);
-      if (typeof node === 'number') return cb(node);
-      cb(0, statOf(node));
-    });
+    withNode(path, cb, (node) => cb(0, statOf(node)));
   },
   readdir(path: string, cb: Cb) {
-    run(cb, async () => {
-      const node = await resolve(path, true);
-      if (typeof node === 'number') return cb(node);
+    withNode(path, cb, (node) => {
       if (!node.isDir) return cb(Errno.ENOTDIR);
       cb(0, [...node.children!.keys()]);
-    });
+    }, true);
   },
   open(path: string, flags: number, cb: Cb) {
-    run(cb, async () => {
-      const node = await resolve(path);
-      if (typeof node === 'number') return cb(node);
+    withNode(path, cb, async (node) => {
       if (node.isDir) return cb(Errno.EISDIR);
       const mode = flags & O_ACCMODE;
       const wantsRead = mode !== O_WRONLY, wantsWrite = mode === O_WRONLY || mode === O_RDWR;
@@ -186,12 +222,14 @@ const operations = {
   read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) {
     const file = open.get(fd);
     if (!file || !file.content) return cb(Errno.EBADF);
-    run(cb, async () => {
-      await catchUp(); // a removal announced by the main thread must be seen
+    const answer = () => {
       if (file.node.gone) return cb(Errno.ENOENT);
       if (pos >= file.content!.length) return cb(0);
       cb(file.content!.copy(buf, 0, pos, Math.min(pos + len, file.content!.length)));
-    });
+    };
+    // A removal the main thread has announced must be seen first.
+    if (Atomics.load(cells, EPOCH) === appliedEpoch) answer();
+    else run(cb, async () => { await catchUp(); answer(); });
   },
   write(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) {
     const file = open.get(fd);
@@ -213,11 +251,7 @@ const operations = {
   },
   // `echo 5 > file` truncates before it writes; a parameter has nothing to truncate.
   truncate(path: string, size: number, cb: Cb) {
-    run(cb, async () => {
-      const node = await resolve(path);
-      if (typeof node === 'number') return cb(node);
-      cb(node.mode & 0o222 ? 0 : Errno.EACCES);
-    });
+    withNode(path, cb, (node) => cb(node.mode & 0o222 ? 0 : Errno.EACCES));
   },
   ftruncate(path: string, fd: number, size: number, cb: Cb) {
     const file = open.get(fd);
@@ -246,7 +280,8 @@ function main(): void {
     post({ t: 'failed', message, libfuse: /libfuse\.so\.2/.test(message) });
     return;
   }
-  const fuse = new Fuse(mountpoint, operations, { autoUnmount: true });
+  // No per-operation timer: every answer is bounded by the deadline already.
+  const fuse = new Fuse(mountpoint, operations, { autoUnmount: true, timeout: false });
   fuse._fuseOptions = () => fuseOptions;
   port.on('message', (message: ToWorker) => {
     switch (message.t) {
@@ -256,7 +291,7 @@ function main(): void {
         for (const wake of epochWaiters.splice(0)) wake();
         return;
       case 'reply':
-        pending.get(message.req)?.(message);
+        answer(message);
         return;
       case 'unmount':
         unmount(fuse);

@@ -24,7 +24,7 @@ const EXIT_UNMOUNT_MS = 2000;
  * removals visible at once. `auto_unmount` has fusermount remove the mount when the process dies,
  * even by SIGKILL.
  */
-function fuseOptions(options: MountOptions): string {
+export function fuseOptions(options: MountOptions): string {
   const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount', 'direct_io',
     'entry_timeout=0', 'attr_timeout=0', 'negative_timeout=0'];
   if (options.allowOther) list.push('allow_other');

@@ -9,6 +9,7 @@ import { ServedTree } from './served-tree';
 const S_IFDIR = 0o040000, S_IFREG = 0o100000;
 /** How often published arrays and Maps are re-listed (their changes are not announced). */
 const VOLATILE_CHECK_MS = 100;
+const FILE_CACHE_LIMIT = 1 << 16;
 
 function errnoOf(err: unknown): number {
   return err instanceof ProcstatError ? (Errno as Record<string, number>)[err.code] ?? Errno.EIO : Errno.EIO;
@@ -115,6 +116,19 @@ export class Publisher {
     return listings;
   }
 
+  /** Files by path: a value open is the hot request, and its path rarely changes meaning. */
+  private readonly files = new Map<string, FileNode>();
+
+  private fileAt(path: string): Node | undefined {
+    const cached = this.files.get(path);
+    if (cached && !cached.removed) return cached;
+    const node = this.resolve(path);
+    if (this.files.size >= FILE_CACHE_LIMIT) this.files.clear(); // removed files leave only by lookup
+    if (node instanceof FileNode) this.files.set(path, node);
+    else this.files.delete(path);
+    return node;
+  }
+
   private resolve(path: string): Node | undefined {
     let node: Node | undefined = this.tree.root;
     for (const part of path.split('/')) {
@@ -133,7 +147,7 @@ export class Publisher {
         return this.send({ t: 'reply', req: message.req, errno: 0, listings: this.publishTree(dir) });
       }
       case 'open': {
-        const file = this.resolve(message.path);
+        const file = this.fileAt(message.path);
         if (!(file instanceof FileNode) || file.removed) return this.send({ t: 'reply', req: message.req, errno: file ? Errno.EISDIR : Errno.ENOENT });
         try {
           return this.send({ t: 'reply', req: message.req, errno: 0, content: this.tree.readFile(file) });

@@ -167,7 +167,9 @@ class CollectionDir extends DirNode {
  * an InstanceDir is made only for instances that are looked up.
  */
 export class ClassDir extends DirNode {
-  private readonly instances = new Map<string | number, WeakRef<object>>();
+  private instances = new Map<string | number, WeakRef<object>>();
+  /** The most entries `instances` has held since it was last rebuilt. */
+  private peak = 0;
   private readonly dirs = new Map<string | number, InstanceDir>();
   private readonly sequenced: boolean;
   private sequence = 0;
@@ -193,6 +195,7 @@ export class ClassDir extends DirNode {
       this.drop(key);
     }
     this.instances.set(key, new WeakRef(obj));
+    this.peak = Math.max(this.peak, this.instances.size);
     this.finalizer.register(obj, key);
     this.changed();
   }
@@ -212,6 +215,11 @@ export class ClassDir extends DirNode {
     this.dirs.get(key)?.markRemoved();
     this.dirs.delete(key);
     if (this.instances.delete(key)) this.changed();
+    // A Map never gives back the memory of deleted entries: rebuild it once it has mostly emptied.
+    if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
+      this.instances = new Map(this.instances);
+      this.peak = this.instances.size;
+    }
   }
 
   private keyFor(name: string): string | number {

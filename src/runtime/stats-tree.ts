@@ -11,6 +11,9 @@ import { DirNode, FileNode, Node, TreeNode } from './nodes';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
+/** Marks an object released by `release()`; non-enumerable, so it shows nowhere. */
+const RELEASED = Symbol('procstat.released');
+
 /** A directory item, or `null` for the root. */
 export type Parent = DirNode | null;
 /** Anything the imperative API returns and `remove` takes. */
@@ -31,7 +34,8 @@ export class StatsTree extends EventEmitter {
   /** Getter failures are reported once per file, not once per read. */
   private readonly reported = new WeakSet<FileNode>();
   private readonly classDirs = new Map<ClassSpec, ClassDir>();
-  private readonly released = new WeakSet<object>();
+  /** Released objects that cannot take the RELEASED mark (frozen, sealed). */
+  private readonly releasedFrozen = new WeakSet<object>();
   private readonly owned = new WeakSet<object>();
   /** Instances with array or Map fields: their elements are re-checked for ownership before listings. */
   private readonly containers = new Set<WeakRef<object>>();
@@ -57,14 +61,17 @@ export class StatsTree extends EventEmitter {
    * entry goes when the object is collected, or when a new instance takes its key.)
    */
   release(obj: object): void {
-    this.released.add(obj);
+    // A mark on the object itself, not a WeakSet entry: V8 never shrinks a long-lived WeakSet's table
+    // after its keys die, so releasing 100,000 objects through one would keep megabytes for good.
+    if (Object.isExtensible(obj)) Object.defineProperty(obj, RELEASED, { value: true });
+    else this.releasedFrozen.add(obj);
     this.classDirOf(obj)?.changed();
     const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
     if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
   }
 
   isReleased(obj: object): boolean {
-    return this.released.has(obj);
+    return (obj as { [RELEASED]?: boolean })[RELEASED] === true || this.releasedFrozen.has(obj);
   }
 
   isOwned(obj: object): boolean {
@@ -85,7 +92,7 @@ export class StatsTree extends EventEmitter {
   refreshOwnership(): void {
     for (const ref of this.containers) {
       const obj = ref.deref();
-      if (obj === undefined || this.released.has(obj)) this.containers.delete(ref);
+      if (obj === undefined || this.isReleased(obj)) this.containers.delete(ref);
       else this.scanFields(obj, specOfInstance(obj)!, false);
     }
   }
