@@ -22,10 +22,11 @@ const EXIT_UNMOUNT_MS = 2000;
  * Mount options passed to libfuse. `direct_io` makes every read reach procstat (values are never
  * served from the page cache, and a file's size does not cut its content); zero timeouts make
  * removals visible at once. `auto_unmount` has fusermount remove the mount when the process dies,
- * even by SIGKILL.
+ * even by SIGKILL. `big_writes` lets a write of up to 64 KiB arrive whole (not in 4 KiB pieces), so
+ * an oversized value is refused before any part of it is applied.
  */
 export function fuseOptions(options: MountOptions): string {
-  const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount', 'direct_io',
+  const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount', 'direct_io', 'big_writes', 'max_write=65536',
     'entry_timeout=0', 'attr_timeout=0', 'negative_timeout=0'];
   if (options.allowOther) list.push('allow_other');
   return `-o${list.join(',')}`;
@@ -86,11 +87,39 @@ async function prepare(mountpoint: string): Promise<boolean> {
 }
 
 const live = new Set<FuseMount>();
-// A worker that still holds a mount when the process exits would abort the process (its FUSE
-// handles are still open), so every live mount is taken down, synchronously, on 'exit'.
-process.on('exit', () => {
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+function unmountAllNow(): void {
   for (const mount of live) mount.unmountAtExit();
-});
+  live.clear();
+}
+
+/**
+ * SIGINT/SIGTERM with no other listener would kill the process: take the mounts down first, then
+ * let the signal do what it would have done without procstat. With another listener, the program
+ * decides; if it exits, 'exit' takes the mounts down.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  unmountAllNow();
+  watchProcess(false);
+  process.kill(process.pid, signal);
+}
+
+/**
+ * A worker that still holds a mount when the process exits would abort the process (its FUSE
+ * handles are still open), so every live mount is taken down, synchronously, on 'exit'.
+ * Listeners are installed only while something is mounted.
+ */
+function watchProcess(on: boolean): void {
+  if (on) {
+    process.on('exit', unmountAllNow);
+    for (const signal of SIGNALS) process.on(signal, onSignal);
+  } else {
+    process.off('exit', unmountAllNow);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+  }
+}
 
 function nextMessage(worker: Worker): Promise<ToMain> {
   return new Promise((resolve, reject) => {
@@ -116,6 +145,10 @@ export class FuseMount {
 
   static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
     await checkFuse();
+    if (options.allowOther) {
+      process.emitWarning(`procstat: ${mountpoint} is mounted with allow_other: every user of this machine can read its ` +
+        'values (and, as far as file modes allow, write its parameters)', 'ProcstatWarning');
+    }
     const created = await prepare(mountpoint);
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     const publisher = new Publisher(tree, shared);
@@ -139,6 +172,7 @@ export class FuseMount {
     }
     worker.unref(); // the mount never keeps the process alive by itself
     const mount = new FuseMount(mountpoint, worker, publisher, shared, created);
+    if (live.size === 0) watchProcess(true);
     live.add(mount);
     return mount;
   }
@@ -146,6 +180,7 @@ export class FuseMount {
   unmount(): Promise<void> {
     this.unmounting ??= (async () => {
       live.delete(this);
+      if (live.size === 0) watchProcess(false);
       const exited = new Promise((resolve) => this.worker.once('exit', resolve));
       this.worker.ref(); // keep the process until the unmount is through
       this.worker.postMessage({ t: 'unmount' });
