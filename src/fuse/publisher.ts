@@ -80,6 +80,7 @@ export class Publisher {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.files.clear(); // the structure changed: cached paths could keep removed nodes alive
     const epoch = Atomics.load(this.cells, EPOCH);
     const listings: Listing[] = [];
     for (const dir of this.dirty) {
