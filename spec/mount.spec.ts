@@ -1,37 +1,14 @@
 // The context's mount (SPEC §3.1): paths, type, stale and busy mountpoints, lifecycle, FUSE errors.
 import { expect } from 'chai';
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Procstat, ProcstatError } from '../src';
 import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
 const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
-
-interface Child {
-  process: ChildProcess;
-  /** The READY or ERROR line. */
-  line: Promise<string>;
-  exited: Promise<number | null>;
-}
-
-function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
-  const child = spawn(process.execPath, [SERVE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const line = new Promise<string>((resolve) => {
-    const take = (chunk: Buffer) => {
-      out += chunk;
-      const match = out.match(/^(READY|ERROR).*$/m);
-      if (match) resolve(match[0]);
-    };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
-    child.on('exit', () => resolve(out));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { process: child, line, exited };
-}
 
 function isMounted(mountpoint: string): boolean {
   return leftoverMounts().includes(mountpoint);
@@ -79,12 +56,12 @@ describe('mount', () => {
     const child = serve(['stay'], env);
     try {
       const line = await child.line;
-      const expected = path.join(runtimeDir, `procstat-${process.getuid!()}`, `serve.${child.process.pid}`);
+      const expected = path.join(runtimeDir, `procstat-${process.getuid!()}`, `serve.${child.child.pid}`);
       expect(line).to.equal(`READY ${expected}`);
-      expect(await shOk(`cat ${expected}/pid`)).to.equal(`${child.process.pid}\n`);
+      expect(await shOk(`cat ${expected}/pid`)).to.equal(`${child.child.pid}\n`);
       expect(await shOk(`stat -c %a ${path.dirname(expected)}`)).to.equal('700\n');
     } finally {
-      child.process.kill('SIGKILL');
+      child.child.kill('SIGKILL');
       await child.exited;
     }
   });
@@ -96,7 +73,7 @@ describe('mount', () => {
       expect(await child.line).to.equal(`READY ${wanted}`);
       expect(await shOk(`findmnt -n -o FSTYPE ${wanted}`)).to.equal('fuse.procstat\n');
     } finally {
-      child.process.kill('SIGKILL');
+      child.child.kill('SIGKILL');
       await child.exited;
     }
   });
@@ -121,7 +98,7 @@ describe('mount', () => {
     const stale = tempPath('stale');
     const child = serve(['raw-stale', stale]);
     expect(await child.line).to.equal(`READY ${stale}`);
-    child.process.kill('SIGKILL');
+    child.child.kill('SIGKILL');
     await child.exited;
     expect((await sh(`stat ${stale}`)).stderr).to.match(/Transport endpoint is not connected/);
     const ctx = new Procstat();
@@ -138,8 +115,8 @@ describe('mount', () => {
     const mnt = tempPath('finish');
     const child = serve(['finish', mnt]);
     expect(await child.line).to.equal(`READY ${mnt}`);
-    const timeout = setTimeout(() => child.process.kill('SIGKILL'), 10_000);
-    const code = await child.exited;
+    const timeout = setTimeout(() => child.child.kill('SIGKILL'), 10_000);
+    const { code } = await child.exited;
     clearTimeout(timeout);
     expect(code, 'the process should end by itself').to.equal(0);
     expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
@@ -150,7 +127,7 @@ describe('mount', () => {
     const child = serve(['stay', mnt]);
     expect(await child.line).to.equal(`READY ${mnt}`);
     expect(isMounted(mnt)).to.equal(true);
-    child.process.kill('SIGKILL');
+    child.child.kill('SIGKILL');
     await child.exited;
     expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
   });
@@ -158,7 +135,7 @@ describe('mount', () => {
   it('without fusermount, the error says to install fuse', async () => {
     const child = serve(['stay', tempPath('nofuse')], { ...process.env, PATH: '/nonexistent' });
     expect(await child.line).to.match(/^ERROR ENODEV fusermount was not found.*apt-get install fuse/);
-    expect(await child.exited).to.equal(3);
+    expect((await child.exited).code).to.equal(3);
   });
 
   it('without libfuse2, the error says to install libfuse2', async () => {

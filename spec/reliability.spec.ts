@@ -8,24 +8,8 @@ import { Counter, Procstat, procstat, ProcstatError, StatDir } from '../src';
 import { isValidName } from '../src/runtime/names';
 import { parseValue } from '../src/runtime/parse';
 import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
-
-const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
-
-function serve(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [SERVE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (chunk) => { out += chunk; });
-  child.stderr.on('data', (chunk) => { out += chunk; });
-  const line = new Promise<string>((resolve) => {
-    const check = () => { const m = out.match(/^(READY|ERROR).*$/m); if (m) resolve(m[0]); };
-    child.stdout.on('data', check);
-    child.stderr.on('data', check);
-    child.on('exit', () => resolve(out));
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, line, exited, output: () => out };
-}
 
 describe('reliability: signals', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,12 +3,11 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
-import * as path from 'path';
 import { Procstat } from '../src';
 import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
-const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
 
 /** Blocks this thread (the one that owns the tree) for `ms`. */
 function block(ms: number): void {
@@ -99,16 +98,6 @@ describe('serving while the main thread is blocked', () => {
 
 describe('exit paths leave no mount, no abort, no core dump', () => {
   // 'held' exits while a reader holds a file of the mount open: the FUSE loop must still end.
-  function run(mode: string, mnt: string) {
-    const child = spawn(process.execPath, [SERVE, mode, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => { out += chunk; });
-    child.stderr.on('data', (chunk) => { out += chunk; });
-    const ready = new Promise<void>((resolve) => child.stdout.on('data', () => { if (out.includes('READY')) resolve(); }));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    return { child, ready, exited, output: () => out };
-  }
-
   async function gone(mnt: string): Promise<boolean> {
     for (let i = 0; i < 100 && leftoverMounts().includes(mnt); i++) await new Promise((r) => setTimeout(r, 50));
     return !leftoverMounts().includes(mnt);
@@ -117,7 +106,7 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
   for (const [mode, expected] of [['finish', 0], ['exit3', 3], ['throw', 1], ['held', 0]] as const) {
     it(`${mode}: exit code ${expected}, mount removed`, async () => {
       const mnt = tempPath(mode);
-      const served = run(mode, mnt);
+      const served = serve([mode, mnt]);
       const { code, signal } = await served.exited;
       expect(served.output()).to.include('READY');
       expect(served.output()).to.not.match(/Assertion|open handles|core dumped/);
@@ -129,8 +118,8 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: the mount is removed`, async () => {
       const mnt = tempPath(signal);
-      const served = run('stay', mnt);
-      await served.ready;
+      const served = serve(['stay', mnt]);
+      await served.line;
       served.child.kill(signal);
       const result = await served.exited;
       expect(result.signal).to.equal(signal);
@@ -141,8 +130,8 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
 
   it('SIGKILL while a spawned child still runs: the mount goes, the child can still work', async () => {
     const mnt = tempPath('child');
-    const served = run('child', mnt);
-    await served.ready;
+    const served = serve(['child', mnt]);
+    await served.line;
     const childPid = Number(served.output().match(/CHILD (\d+)/)![1]);
     try {
       served.child.kill('SIGKILL');
