@@ -1,6 +1,9 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import { Counter, Gauge, Histogram, Series, Stat, StatDir } from '../src';
+import { Counter, Gauge, Histogram, procstat, Series, Stat, StatDir } from '../src';
+
+/** Serves every stat in the Prometheus text format, for a Prometheus server to scrape. */
+const metrics = procstat.metricsHandler();
 import { LruCache } from './cache';
 import { WorkerPool } from './worker-pool';
 
@@ -8,7 +11,7 @@ import { WorkerPool } from './worker-pool';
 export class RouteStats {
   @Counter() requests = 0;
   @Counter() errors = 0;
-  @Stat('latency_ms') latency = new Series();
+  @Stat() latency = new Series();
   constructor(readonly route: string) {}
 }
 
@@ -19,7 +22,7 @@ export class HttpService {
   @Counter() errors = 0;
   @Gauge() get connections() { return this.openConnections; }
   @Gauge() port = 0;
-  @Stat('latency_ms') latency = new Histogram([0.5, 0.9, 0.99]);
+  @Stat() latency = new Histogram([0.5, 0.9, 0.99]);
   @Stat() routes = new Map<string, RouteStats>();
   private openConnections = 0;
   private readonly server = http.createServer((req, res) => this.handle(req, res));
@@ -72,6 +75,9 @@ export class HttpService {
       status = accepted ? 202 : 503;
     } else if (route === 'GET /health') {
       body = 'ok';
+    } else if (route === 'GET /metrics') {
+      metrics(req, res);
+      return;
     } else {
       status = 404;
     }

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const admin = new HttpService('admin', sessions, pool);
   const [apiPort, adminPort] = [await api.listen(), await admin.listen()];
 
+  procstat.collectDefaultMetrics();
   await procstat.mount();
   const mnt = procstat.mountpoint;
   console.log(`procstat example: API on 127.0.0.1:${apiPort}, admin on 127.0.0.1:${adminPort}`);
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   console.log(`  echo 8 > ${mnt}/jobs/concurrency      # then cat running again`);
   console.log(`  echo 20 > ${mnt}/cache/users/capacity`);
   console.log(`  watch -n1 cat ${mnt}/http/api/requests ${mnt}/jobs/completed`);
+  console.log(`  curl -s http://127.0.0.1:${adminPort}/metrics      # the same, for Prometheus`);
   console.log('Ctrl-C stops.');
 
   const load = startLoad(apiPort, adminPort);

@@ -21,8 +21,8 @@ export class WorkerPool {
   @Gauge() get queued() { return this.queue.length; }
   @Counter() completed = 0;
   @Counter() rejected = 0;
-  @Stat('run_ms') runTime = new Series();
-  @Stat('wait_ms') waitTime = new Histogram([0.5, 0.9, 0.99]);
+  @Stat('run_time') runTime = new Series();
+  @Stat('wait_time') waitTime = new Histogram([0.5, 0.9, 0.99]);
   @Stat() workers: PoolWorker[] = [];
   private readonly queue: Array<{ job: Job; queuedAt: number }> = [];
 

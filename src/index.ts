@@ -13,3 +13,5 @@ export { StatDir } from './decorators/stat-dir';
 export { Stat, Counter, Gauge, Parameter } from './decorators/fields';
 export type { StatOptions, ParameterDecoratorOptions, FieldDecorator } from './decorators/fields';
 export type { StatDirOptions } from './runtime/class-spec';
+export { registerWithPromClient } from './prom-client';
+export type { PromClientRegistry } from './prom-client';

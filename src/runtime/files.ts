@@ -8,9 +8,9 @@ import { StartEnd } from './start-end';
 
 /** File behaviours and directory shapes shared by the imperative API and the decorators. */
 
-export function valueFile(name: string, get: () => unknown, format?: ValueFormat): FileNode {
+export function valueFile(name: string, get: () => unknown, format?: ValueFormat, metric?: 'counter' | 'gauge'): FileNode {
   const print = formatterFor(format);
-  return new FileNode(name, { read: () => `${print(get())}\n` });
+  return new FileNode(name, { read: () => `${print(get())}\n`, value: get, metric });
 }
 
 export interface ParameterOptions<T = any> {
@@ -64,6 +64,7 @@ export function parameterFile(name: string, options: ParameterOptions): FileNode
     const print = formatterFor(options.format);
     const get = options.get;
     behavior.read = () => `${print(get())}\n`;
+    behavior.value = get;
   }
   return new FileNode(name, behavior);
 }
@@ -87,6 +88,7 @@ function resetIntervalFiles(dir: DirNode, stats: Series | Histogram): void {
 /** `sum count min max last avg mean stddev reset reset_interval_sec get_reset_interval_sec` */
 export function seriesDirectory(name: string, series: Series): DirNode {
   const dir = new DirNode(name);
+  dir.statistics = series;
   const read = (pick: (s: Series) => number) => () => { series.refresh(); return pick(series); };
   dir.add(valueFile('sum', read((s) => s.sum)));
   dir.add(valueFile('count', read((s) => s.count)));
@@ -103,6 +105,7 @@ export function seriesDirectory(name: string, series: Series): DirNode {
 /** `sum count last avg`, one file per percentile (`50`, `99.99`), and the reset files. */
 export function histogramDirectory(name: string, histogram: Histogram): DirNode {
   const dir = new DirNode(name);
+  dir.statistics = histogram;
   const read = (pick: (h: Histogram) => number) => () => { histogram.refresh(); return pick(histogram); };
   dir.add(valueFile('sum', read((h) => h.sum)));
   dir.add(valueFile('count', read((h) => h.count)));

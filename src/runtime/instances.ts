@@ -65,7 +65,7 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
       get: read, set: write, type: field.type ?? (value === undefined || value === null ? field.typeHint : undefined), min: field.min, max: field.max, validate: field.validate, format: field.format,
     });
   }
-  return valueFile(name, read, field?.format);
+  return valueFile(name, read, field?.format, field?.kind === 'counter' ? 'counter' : undefined);
 }
 
 /** One `@StatDir` instance: a file or directory per decorated field. */
@@ -120,7 +120,7 @@ export class InstanceDir extends DirNode {
 }
 
 /** An array or Map field: one entry per element, named by index or (sanitized) key. */
-class CollectionDir extends DirNode {
+export class CollectionDir extends DirNode {
   private readonly cache = new ChildCache(this);
 
   constructor(name: string, private readonly read: () => unknown, private readonly registry: InstanceRegistry) {
@@ -132,6 +132,10 @@ class CollectionDir extends DirNode {
   }
 
   override get volatile(): boolean {
+    return true;
+  }
+
+  override get keyed(): boolean {
     return true;
   }
 
@@ -254,6 +258,10 @@ export class ClassDir extends DirNode {
 
   override *children(): IterableIterator<Node> {
     for (const name of this.names()) yield this.child(name)!;
+  }
+
+  override get keyed(): boolean {
+    return true;
   }
 
   /** An empty class directory is left out of its parent's listing. */

@@ -1,4 +1,6 @@
 import { ProcstatError } from './errors';
+import type { Histogram } from './histogram';
+import type { Series } from './series';
 
 let nextId = 1;
 
@@ -38,6 +40,14 @@ export class DirNode extends Node {
   private readonly entries = new Map<string, Node>();
   /** Set on a root by a view that mirrors the tree (the mount): told of every listing change. */
   onChange?: (dir: DirNode) => void;
+
+  /** The statistics a series or histogram directory shows (the Prometheus view makes a summary). */
+  statistics?: Series | Histogram;
+
+  /** Its children are instances or elements (keys), not fields: the Prometheus view makes them labels. */
+  get keyed(): boolean {
+    return false;
+  }
 
   /** Its listing is worked out from live objects when asked (instances, collections), not kept. */
   get lazy(): boolean {
@@ -99,6 +109,10 @@ export interface FileBehavior {
   write?: (text: string) => void;
   /** Aggregator files are left out of other aggregators. */
   aggregate?: boolean;
+  /** The raw value behind the text, for views that are not files (the Prometheus exposition). */
+  value?: () => unknown;
+  /** The metric kind a decorator declared (`@Counter`); other values count as gauges. */
+  metric?: 'counter' | 'gauge';
 }
 
 export class FileNode extends Node {

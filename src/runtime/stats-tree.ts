@@ -1,4 +1,5 @@
 import { EventEmitter } from 'events';
+import type { IncomingMessage, ServerResponse } from 'http';
 import { aggregatorFile } from './aggregator';
 import { ProcstatError } from './errors';
 import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile } from './files';
@@ -7,6 +8,8 @@ import { Histogram } from './histogram';
 import { ClassSpec, specOfInstance } from './class-spec';
 import { ClassDir, InstanceDir } from './instances';
 import { checkName } from './names';
+import { addProcessMetrics } from './process-metrics';
+import { exposition } from './prometheus';
 import { DirNode, FileNode, Node, TreeNode } from './nodes';
 import { Series } from './series';
 import { StartEnd } from './start-end';
@@ -21,6 +24,8 @@ export type Item = Node | Series | Histogram;
 
 export interface ValueOptions {
   format?: ValueFormat;
+  /** `'counter'` for a value that only goes up (the Prometheus view adds `_total`); default gauge. */
+  metric?: 'counter' | 'gauge';
 }
 
 /**
@@ -134,7 +139,7 @@ export class StatsTree extends EventEmitter {
   }
 
   createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
-    return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options.format));
+    return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options.format, options.metric));
   }
 
   createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
@@ -184,6 +189,28 @@ export class StatsTree extends EventEmitter {
     const node = this.lookup(parent, name);
     if (!node) throw new ProcstatError('ENOENT', `removeByName: "${name}" does not exist in ${this.dirOf(parent).describe()}`);
     this.remove(node);
+  }
+
+  /**
+   * Adds `process/`: uptime, CPU, memory, event-loop delay and utilisation, GC by kind, active
+   * resources by type, open file descriptors. Once per context.
+   */
+  collectDefaultMetrics(): void {
+    if (this.root.child('process')) return;
+    addProcessMetrics(this, this);
+  }
+
+  /** The whole tree in the Prometheus text format (see prometheus.ts for the mapping). */
+  metrics(options: { prefix?: string } = {}): string {
+    return exposition(this.root, options.prefix);
+  }
+
+  /** A `node:http` request handler that serves `metrics()`: `http.createServer(ctx.metricsHandler())`. */
+  metricsHandler(options: { prefix?: string } = {}): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(this.metrics(options));
+    };
   }
 
   /** A file's content for a view. A getter that throws is EIO, reported once through 'error'. */
