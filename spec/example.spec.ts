@@ -30,7 +30,7 @@ describe('example app', () => {
     try {
       expect(out).to.include(`mounted at ${mnt}`);
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      expect((await shOk(`ls ${mnt} | xargs`)).trim()).to.equal('cache http jobs procstat');
+      expect((await shOk(`ls ${mnt} | xargs`)).trim()).to.equal('cache http jobs process procstat');
       expect((await shOk(`ls ${mnt}/http ${mnt}/cache | xargs`)).trim()).to.equal(`${mnt}/cache: sessions users ${mnt}/http: admin api`);
       expect((await shOk(`ls ${mnt}/http/api/routes | xargs`)).trim()).to.include('GET__users__id').and.include('POST__jobs');
       expect(Number(await shOk(`cat ${mnt}/http/api/requests`))).to.be.above(50);

@@ -42,4 +42,5 @@ export function registerWithPromClient(ctx: StatsTree, registry: PromClientRegis
     });
   };
   for (const name of current().families.keys()) register(name);
+  snapshot = null; // values read at registration are not the ones the first scrape wants
 }
