@@ -12,6 +12,10 @@ export interface MountOptions {
   allowOther?: boolean;
   /** How long a value read or parameter write waits for a busy main thread (ms, default 100). */
   deadlineMs?: number;
+  /** Where FUSE cannot be used, write the tree as ordinary files instead (see Procstat#mount). */
+  fallback?: 'snapshot';
+  /** How often the snapshot fallback rewrites the files (ms, default 1000). */
+  snapshotIntervalMs?: number;
 }
 
 const DEFAULT_DEADLINE_MS = 100;
