@@ -42,7 +42,8 @@ async function main(): Promise<void> {
   const [apiPort, adminPort] = [await api.listen(), await admin.listen()];
 
   procstat.collectDefaultMetrics();
-  await procstat.mount();
+  // Where FUSE is unavailable (many containers), write the same files every second instead.
+  await procstat.mount(undefined, { fallback: 'snapshot' });
   const mnt = procstat.mountpoint;
   console.log(`procstat example: API on 127.0.0.1:${apiPort}, admin on 127.0.0.1:${adminPort}`);
   console.log(`mounted at ${mnt}; try, from another shell:`);
