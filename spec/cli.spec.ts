@@ -1,10 +1,9 @@
 // The procstat command: ls, dump, set, watch — plain, and through a real terminal (tmux).
 import { expect } from 'chai';
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Procstat } from '../src';
-import { mountTemp, tempPath } from './helpers/mounts';
-import { serve } from './helpers/serve';
+import { mountTemp } from './helpers/mounts';
+import { defaultPathEnv, serve } from './helpers/serve';
 import { sh } from './helpers/shell';
 
 const CLI = `${process.execPath} ${path.join(__dirname, '..', 'src', 'cli.js')}`;
@@ -31,10 +30,7 @@ describe('procstat command', () => {
   afterEach(() => clearInterval(ticker));
 
   it('ls finds a running service at its default path', async () => {
-    const runtimeDir = tempPath('xdg');
-    await fs.mkdir(runtimeDir);
-    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
-    delete env.PROCSTAT_MOUNT;
+    const { env } = await defaultPathEnv();
     const served = serve(['stay'], env);
     try {
       const mountpoint = (await served.line).replace('READY ', '');

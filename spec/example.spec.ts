@@ -34,6 +34,8 @@ describe('example app', () => {
       expect((await shOk(`ls ${mnt}/http ${mnt}/cache | xargs`)).trim()).to.equal(`${mnt}/cache: sessions users ${mnt}/http: admin api`);
       expect((await shOk(`ls ${mnt}/http/api/routes | xargs`)).trim()).to.include('GET__users__id').and.include('POST__jobs');
       expect(Number(await shOk(`cat ${mnt}/http/api/requests`))).to.be.above(50);
+      const cli = path.join(__dirname, '..', 'src', 'cli.js');
+      expect(await shOk(`${process.execPath} ${cli} ls`), 'procstat ls finds the running example').to.match(new RegExp(` ${mnt}$`, 'm'));
       expect(Number(await shOk(`cat ${mnt}/jobs/queued`)), 'jobs arrive faster than 2 workers finish them').to.be.above(0);
       expect(Math.max(...await samples(`${mnt}/jobs/running`, 5, 50))).to.equal(2);
       await shOk(`echo 8 > ${mnt}/jobs/concurrency`);

@@ -5,7 +5,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Procstat, ProcstatError } from '../src';
 import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
-import { serve } from './helpers/serve';
+import { defaultPathEnv, serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
 const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
@@ -49,10 +49,7 @@ describe('mount', () => {
   });
 
   it('defaults to ${XDG_RUNTIME_DIR:-/tmp}/procstat-<uid>/<app>.<pid>, the per-user root 0700', async () => {
-    const runtimeDir = tempPath('xdg');
-    await fs.mkdir(runtimeDir);
-    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
-    delete env.PROCSTAT_MOUNT;
+    const { env, runtimeDir } = await defaultPathEnv();
     const child = serve(['stay'], env);
     try {
       const line = await child.line;

@@ -8,7 +8,7 @@ import { Counter, Procstat, procstat, ProcstatError, StatDir } from '../src';
 import { isValidName } from '../src/runtime/names';
 import { parseValue } from '../src/runtime/parse';
 import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
-import { serve } from './helpers/serve';
+import { defaultPathEnv, serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
 describe('reliability: signals', () => {
@@ -138,12 +138,8 @@ describe('reliability: fuzzed input', () => {
 
 describe('reliability: permissions', () => {
   async function defaultRootError(prepare: (root: string) => Promise<void>): Promise<string> {
-    const runtimeDir = tempPath('xdg');
-    await fs.mkdir(runtimeDir);
-    const root = path.join(runtimeDir, `procstat-${process.getuid!()}`);
-    await prepare(root);
-    const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
-    delete env.PROCSTAT_MOUNT;
+    const { env, runtimeDir } = await defaultPathEnv();
+    await prepare(path.join(runtimeDir, `procstat-${process.getuid!()}`));
     const served = serve(['stay'], env);
     const line = await served.line;
     served.child.kill('SIGKILL');

@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
+import { promises as fs } from 'fs';
 import * as path from 'path';
+import { tempPath } from './mounts';
 
 const SERVE = path.join(__dirname, '..', 'fixtures', 'serve.js');
 
@@ -9,6 +11,18 @@ export interface Served {
   line: Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
+}
+
+/**
+ * An environment in which the default mount path lands in a fresh temporary $XDG_RUNTIME_DIR
+ * (and $PROCSTAT_MOUNT does not override it).
+ */
+export async function defaultPathEnv(): Promise<{ env: NodeJS.ProcessEnv; runtimeDir: string }> {
+  const runtimeDir = tempPath('xdg');
+  await fs.mkdir(runtimeDir);
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
+  delete env.PROCSTAT_MOUNT;
+  return { env, runtimeDir };
 }
 
 /** Runs spec/fixtures/serve.ts in a child process: `serve(['stay', mountpoint])`. */

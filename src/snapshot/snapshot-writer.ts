@@ -16,11 +16,11 @@ export class SnapshotWriter {
   private written = new Set<string>();
   private readonly removeAtExit = () => rmSync(this.directory, { recursive: true, force: true });
 
-  private constructor(private readonly tree: ServedTree, readonly directory: string, private readonly intervalMs: number) {}
+  private constructor(private readonly tree: ServedTree, readonly directory: string) {}
 
   static async start(tree: ServedTree, directory: string, intervalMs: number): Promise<SnapshotWriter> {
     await fs.mkdir(directory, { recursive: true });
-    const writer = new SnapshotWriter(tree, directory, intervalMs);
+    const writer = new SnapshotWriter(tree, directory);
     await writer.pass();
     writer.timer = setInterval(() => { writer.writing = writer.writing.then(() => writer.pass()); }, intervalMs);
     writer.timer.unref();
