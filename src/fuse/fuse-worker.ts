@@ -113,16 +113,15 @@ function statOf(node: MirrorNode) {
   return { mode: node.mode, nlink: node.isDir ? 2 : 1, size: 0, uid, gid, ino: node.id, mtime: mountTime, atime: mountTime, ctime: mountTime };
 }
 
-function syntheticFile(read: () => string): MirrorNode {
-  return { ...mirrorNode(0, false, S_IFREG | 0o444), synthetic: read };
+function localFile(read: () => string): MirrorNode {
+  return { ...mirrorNode(0, false, S_IFREG | 0o444), local: true, read };
 }
 
 // procstat/: how the mount itself is doing, answered without the main thread.
-const statusDir = mirrorNode(0, true, S_IFDIR | 0o755);
-statusDir.synthetic = () => '';
+const statusDir: MirrorNode = { ...mirrorNode(0, true, S_IFDIR | 0o755), local: true };
 statusDir.children = new Map([
-  ['event_loop_blocked_ms', syntheticFile(() => `${blockedMs()}\n`)],
-  ['stale_reads', syntheticFile(() => `${staleReads}\n`)],
+  ['event_loop_blocked_ms', localFile(() => `${blockedMs()}\n`)],
+  ['stale_reads', localFile(() => `${staleReads}\n`)],
 ]);
 
 interface OpenFile {
@@ -136,7 +135,7 @@ let nextFd = 1;
 
 /** The file's content now, or the last known one past the deadline (counted as a stale read). */
 async function readContent(path: string, node: MirrorNode): Promise<Buffer | number> {
-  if (node.synthetic) return Buffer.from(node.synthetic());
+  if (node.read) return Buffer.from(node.read());
   const reply = blockedMs() > deadlineMs ? null : await ask({ t: 'open', path });
   if (reply) {
     if (reply.errno) return reply.errno;
@@ -261,12 +260,14 @@ const operations = {
   symlink: refuse, mknod: refuse, chmod: refuse, chown: refuse, utimens: refuse, setxattr: refuse, removexattr: refuse,
 };
 
-/** Unmounts, then says so twice: by message, and in shared memory for a main thread that is exiting. */
+/**
+ * Unmounts, then ends the worker (the main thread awaits its exit); a main thread that is exiting
+ * has no event loop and waits on shared memory instead.
+ */
 function unmount(fuse: any): void {
   fuse.unmount(() => {
     Atomics.store(cells, EXITED, 1);
     Atomics.notify(cells, EXITED);
-    post({ t: 'unmounted' });
     port.close(); // nothing is left on this thread's loop: the worker ends by itself
   });
 }

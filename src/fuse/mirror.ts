@@ -11,8 +11,10 @@ export interface MirrorNode {
   content: Buffer | null;
   /** Set when the node left the tree: open files of it answer ENOENT. */
   gone: boolean;
-  /** Files the worker answers itself (the procstat/ directory). */
-  synthetic?: () => string;
+  /** Made by the worker itself (the procstat/ directory): listings from the main thread keep it. */
+  local?: boolean;
+  /** A local file's content. */
+  read?: () => string;
 }
 
 export function mirrorNode(id: number, isDir: boolean, mode: number): MirrorNode {
@@ -56,8 +58,10 @@ export class Mirror {
       const kept = before.get(name);
       after.set(name, kept && kept.id === id ? kept : mirrorNode(id, isDir === 1, mode));
     }
-    for (const [name, child] of before) if (after.get(name) !== child && !child.synthetic) markGone(child);
-    for (const [name, child] of before) if (child.synthetic) after.set(name, child);
+    for (const [name, child] of before) {
+      if (child.local) after.set(name, child);
+      else if (after.get(name) !== child) markGone(child);
+    }
     node.children = after;
   }
 }

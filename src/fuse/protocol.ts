@@ -23,8 +23,7 @@ export type ToMain =
   | { t: 'open'; req: number; path: string }
   | { t: 'write'; req: number; path: string; text: string; slot: number }
   | { t: 'mounted' }
-  | { t: 'failed'; message: string; libfuse: boolean }
-  | { t: 'unmounted' };
+  | { t: 'failed'; message: string; libfuse: boolean };
 
 export interface WorkerData {
   mountpoint: string;
