@@ -88,8 +88,9 @@ describe(`decorators (${MODE})`, () => {
     for (const obj of made.splice(0)) procstat.release(obj);
   });
 
-  it('compiles in the mode it says', () => {
-    expect(['legacy', 'TC39']).to.include(MODE);
+  it('compiles in the mode its build asks for', () => {
+    // dist/tc39 is built by tsconfig.tc39.json (TC39 decorators), dist/spec by tsconfig.json (legacy).
+    expect(MODE).to.equal(__filename.includes('/dist/tc39/') ? 'TC39' : 'legacy');
   });
 
   it('every instance gets a directory with a file per decorated field', async () => {

@@ -4,22 +4,11 @@ import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Procstat, ProcstatError } from '../src';
-import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { isMounted, mountTemp, tempPath, unmountedSoon } from './helpers/mounts';
 import { defaultPathEnv, serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
 const SERVE = path.join(__dirname, 'fixtures', 'serve.js');
-
-function isMounted(mountpoint: string): boolean {
-  return leftoverMounts().includes(mountpoint);
-}
-
-async function waitFor(condition: () => boolean, ms = 5000): Promise<boolean> {
-  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 25))) {
-    if (condition()) return true;
-  }
-  return condition();
-}
 
 async function mountError(ctx: Procstat, mountpoint: string): Promise<ProcstatError> {
   const error = await ctx.mount(mountpoint).then(() => undefined, (err) => err);
@@ -116,7 +105,7 @@ describe('mount', () => {
     const { code } = await child.exited;
     clearTimeout(timeout);
     expect(code, 'the process should end by itself').to.equal(0);
-    expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
+    expect(await unmountedSoon(mnt)).to.equal(true);
   });
 
   it('a process killed with SIGKILL leaves no mount (auto_unmount)', async () => {
@@ -126,7 +115,7 @@ describe('mount', () => {
     expect(isMounted(mnt)).to.equal(true);
     child.child.kill('SIGKILL');
     await child.exited;
-    expect(await waitFor(() => !isMounted(mnt))).to.equal(true);
+    expect(await unmountedSoon(mnt)).to.equal(true);
   });
 
   it('without fusermount, the error says to install fuse', async () => {

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
 import { Procstat } from '../src';
-import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { mountTemp, tempPath, unmountedSoon } from './helpers/mounts';
 import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
@@ -98,11 +98,6 @@ describe('serving while the main thread is blocked', () => {
 
 describe('exit paths leave no mount, no abort, no core dump', () => {
   // 'held' exits while a reader holds a file of the mount open: the FUSE loop must still end.
-  async function gone(mnt: string): Promise<boolean> {
-    for (let i = 0; i < 100 && leftoverMounts().includes(mnt); i++) await new Promise((r) => setTimeout(r, 50));
-    return !leftoverMounts().includes(mnt);
-  }
-
   for (const [mode, expected] of [['finish', 0], ['exit3', 3], ['throw', 1], ['held', 0]] as const) {
     it(`${mode}: exit code ${expected}, mount removed`, async () => {
       const mnt = tempPath(mode);
@@ -111,7 +106,7 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
       expect(served.output()).to.include('READY');
       expect(served.output()).to.not.match(/Assertion|open handles|core dumped/);
       expect({ code, signal }).to.deep.equal({ code: expected, signal: null });
-      expect(await gone(mnt)).to.equal(true);
+      expect(await unmountedSoon(mnt)).to.equal(true);
     });
   }
 
@@ -124,7 +119,7 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
       const result = await served.exited;
       expect(result.signal).to.equal(signal);
       expect(served.output()).to.not.match(/Assertion|open handles/);
-      expect(await gone(mnt)).to.equal(true);
+      expect(await unmountedSoon(mnt)).to.equal(true);
     });
   }
 
@@ -136,7 +131,7 @@ describe('exit paths leave no mount, no abort, no core dump', () => {
     try {
       served.child.kill('SIGKILL');
       await served.exited;
-      expect(await gone(mnt), 'the mount must not outlive the service').to.equal(true);
+      expect(await unmountedSoon(mnt), 'the mount must not outlive the service').to.equal(true);
       expect((await sh(`kill -0 ${childPid} && echo alive`)).stdout).to.equal('alive\n');
     } finally {
       process.kill(childPid, 'SIGKILL');

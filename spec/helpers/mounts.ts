@@ -42,6 +42,16 @@ export function leftoverMounts(): string[] {
     .map((fields) => fields[1]);
 }
 
+export function isMounted(mountpoint: string): boolean {
+  return leftoverMounts().includes(mountpoint);
+}
+
+/** True once `mountpoint` has left the mount table (auto_unmount takes a moment), false after 5 s. */
+export async function unmountedSoon(mountpoint: string): Promise<boolean> {
+  for (let i = 0; i < 100 && isMounted(mountpoint); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return !isMounted(mountpoint);
+}
+
 /** Last resort for a test that failed mid-way: lazy-unmount whatever it left. */
 export function forceUnmountLeftovers(): string[] {
   const left = leftoverMounts();
