@@ -23,7 +23,29 @@ export async function defaultMountpoint(): Promise<string> {
       `${root} is ${stat.isSymbolicLink() ? 'a symlink' : stat.isDirectory() ? `owned by uid ${stat.uid}` : 'not a directory'}; ` +
       `procstat will not mount below it. Remove it, or set $PROCSTAT_MOUNT or pass a path to mount()`);
   }
+  await removeDeadMountpoints(root);
   return path.join(root, `${appName()}.${process.pid}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A process killed by a signal leaves its empty `<app>.<pid>` directory behind (fusermount3
+ * removes the mount, not the directory): the next mount in the same root removes those of dead
+ * processes. rmdir never removes a directory that still holds something.
+ */
+async function removeDeadMountpoints(root: string): Promise<void> {
+  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+    const pid = Number(/\.(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid)) await fs.rmdir(path.join(root, name)).catch(() => undefined);
+  }
 }
 
 export async function chooseMountpoint(requested?: string): Promise<string> {

@@ -1,14 +1,13 @@
 import { execFile } from 'child_process';
 import { constants, promises as fs } from 'fs';
 import * as path from 'path';
-import { Worker } from 'worker_threads';
 import { ProcstatError } from '../runtime/errors';
-import { EXITED, SHARED_BYTES, ToMain, views, WorkerData } from './protocol';
+import { loadAddon, MountHandle } from './addon';
 import { Publisher } from './publisher';
 import { ServedTree } from './served-tree';
 
 export interface MountOptions {
-  /** Let other users read the mount (FUSE `allow_other`; needs `user_allow_other` in /etc/fuse.conf). */
+  /** Let other users read the mount (FUSE `allow_other`, with `default_permissions`; needs `user_allow_other` in /etc/fuse.conf). */
   allowOther?: boolean;
   /** How long a value read or parameter write waits for a busy main thread (ms, default 100). */
   deadlineMs?: number;
@@ -19,21 +18,16 @@ export interface MountOptions {
 }
 
 const DEFAULT_DEADLINE_MS = 100;
-/** At process exit, how long to wait for the worker to unmount before letting the process go. */
-const EXIT_UNMOUNT_MS = 2000;
 
 /**
- * Mount options passed to libfuse. `direct_io` makes every read reach procstat (values are never
- * served from the page cache, and a file's size does not cut its content); zero timeouts make
- * removals visible at once. `auto_unmount` has fusermount remove the mount when the process dies,
- * even by SIGKILL. `big_writes` lets a write of up to 64 KiB arrive whole (not in 4 KiB pieces), so
- * an oversized value is refused before any part of it is applied.
+ * Options for fusermount3. `auto_unmount`: fusermount3 stays alive and removes the mount when the
+ * process dies, even by SIGKILL. `allow_other` comes with `default_permissions`, so that the kernel
+ * enforces the file modes for other users. Caching, `direct_io` and timeouts are the addon's.
  */
 export function fuseOptions(options: MountOptions): string {
-  const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount', 'direct_io', 'big_writes', 'max_write=65536',
-    'entry_timeout=0', 'attr_timeout=0', 'negative_timeout=0'];
-  if (options.allowOther) list.push('allow_other');
-  return `-o${list.join(',')}`;
+  const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount'];
+  if (options.allowOther) list.push('allow_other', 'default_permissions');
+  return list.join(',');
 }
 
 function run(command: string, args: string[]): Promise<void> {
@@ -47,31 +41,37 @@ async function onPath(program: string): Promise<boolean> {
   return false;
 }
 
+const NO_FUSERMOUNT = 'fusermount3 was not found on $PATH: install it (Debian/Ubuntu: apt-get install fuse3)';
+
 /** Checks what FUSE needs on this machine; each failure says how to fix it. */
 async function checkFuse(): Promise<void> {
   if (!await fs.access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => true, () => false)) {
     throw new ProcstatError('ENODEV', 'FUSE is not available: /dev/fuse is missing or not accessible. ' +
       'Load the module (modprobe fuse); in a container run with --device /dev/fuse --cap-add SYS_ADMIN');
   }
-  if (!await onPath('fusermount')) {
-    throw new ProcstatError('ENODEV', 'fusermount was not found on $PATH: install it (Debian/Ubuntu: apt-get install fuse)');
+  if (!await onPath('fusermount3')) throw new ProcstatError('ENODEV', NO_FUSERMOUNT);
+}
+
+function checkOptions(options: MountOptions): void {
+  const deadline = options.deadlineMs;
+  if (deadline !== undefined && !(typeof deadline === 'number' && Number.isFinite(deadline) && deadline > 0)) {
+    throw new ProcstatError('EINVAL', `mount option deadlineMs must be a positive number of milliseconds, not ${String(deadline)}`);
   }
 }
 
-function loadError(message: string, libfuse: boolean): ProcstatError {
-  return new ProcstatError('ENODEV', libfuse
-    ? 'libfuse.so.2 is missing: install it (Debian/Ubuntu: apt-get install libfuse2), then start the process again'
-    : `fuse-native could not be loaded or mount (${message}); reinstall procstat with npm ci`);
+/** Unmounts a stale mount (its process is gone) without a shell. */
+function unmountStale(mountpoint: string): Promise<void> {
+  return run('fusermount3', ['-uz', '--', mountpoint]).catch(() => undefined);
 }
 
 /**
- * Makes `mountpoint` a usable empty directory: created if missing, a stale mount of a dead process
+ * Makes `mountpoint` a usable directory: created if missing, a stale mount of a dead process
  * ("Transport endpoint is not connected") unmounted, a live mount or a non-directory refused.
  */
 async function prepare(mountpoint: string): Promise<boolean> {
   let stat = await fs.stat(mountpoint).catch((err) => err as NodeJS.ErrnoException);
   if (stat instanceof Error && stat.code === 'ENOTCONN') {
-    await run('fusermount', ['-uz', mountpoint]).catch(() => undefined);
+    await unmountStale(mountpoint);
     stat = await fs.stat(mountpoint).catch((err) => err as NodeJS.ErrnoException);
   }
   if (stat instanceof Error) {
@@ -90,115 +90,73 @@ async function prepare(mountpoint: string): Promise<boolean> {
   return false;
 }
 
+/** The errors the addon's mount reports, as the user should read them. */
+function mountError(err: unknown, mountpoint: string): ProcstatError {
+  if (err instanceof ProcstatError) return err;
+  const { code, message } = err as { code?: string; message?: string };
+  if (code === 'ENOFUSERMOUNT') return new ProcstatError('ENODEV', NO_FUSERMOUNT);
+  return new ProcstatError('EIO', `mounting ${mountpoint} failed: ${message}`, { cause: err });
+}
+
 const live = new Set<FuseMount>();
-const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/**
+ * A mount still up when the process exits is taken down first (the addon's threads stop, the
+ * device closes, fusermount3 removes the mount). Signals need nothing: the kernel closes the
+ * device of a dying process and fusermount3's auto_unmount removes the mount, so procstat installs
+ * no signal listener, and a process dies by SIGINT or SIGTERM exactly as it would without it.
+ */
 function unmountAllNow(): void {
-  for (const mount of live) mount.unmountAtExit();
-  live.clear();
+  for (const mount of live) mount.unmountNow();
 }
 
-/**
- * SIGINT/SIGTERM with no other listener would kill the process: take the mounts down first, then
- * let the signal do what it would have done without procstat. With another listener, the program
- * decides; if it exits, 'exit' takes the mounts down.
- */
-function onSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) return;
-  unmountAllNow();
-  watchProcess(false);
-  process.kill(process.pid, signal);
-}
-
-/**
- * A worker that still holds a mount when the process exits would abort the process (its FUSE
- * handles are still open), so every live mount is taken down, synchronously, on 'exit'.
- * Listeners are installed only while something is mounted.
- */
-function watchProcess(on: boolean): void {
-  if (on) {
-    process.on('exit', unmountAllNow);
-    for (const signal of SIGNALS) process.on(signal, onSignal);
-  } else {
-    process.off('exit', unmountAllNow);
-    for (const signal of SIGNALS) process.off(signal, onSignal);
-  }
-}
-
-function nextMessage(worker: Worker): Promise<ToMain> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: ToMain) => { cleanup(); resolve(message); };
-    const onError = (err: Error) => { cleanup(); reject(err); };
-    const onExit = (code: number) => { cleanup(); reject(new Error(`the FUSE worker exited with code ${code}`)); };
-    const cleanup = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
-}
-
-/**
- * A live mount, served by its own worker thread: `ls`, `stat` and `cat` keep answering while the
- * main thread is busy (see fuse-worker.ts).
- */
+/** A mount served by procstat's addon: the structure in C, values from this thread (see Publisher). */
 export class FuseMount {
-  private unmounting: Promise<void> | null = null;
+  private unmounted = false;
 
-  private constructor(readonly mountpoint: string, private readonly worker: Worker, private readonly publisher: Publisher,
-    private readonly shared: SharedArrayBuffer, private readonly created: boolean) {}
+  private constructor(readonly mountpoint: string, private readonly handle: MountHandle, private readonly publisher: Publisher,
+    private readonly created: boolean) {}
 
   static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
+    checkOptions(options);
     await checkFuse();
+    const addon = loadAddon();
     if (options.allowOther) {
       process.emitWarning(`procstat: ${mountpoint} is mounted with allow_other: every user of this machine can read its ` +
-        'values (and, as far as file modes allow, write its parameters)', 'ProcstatWarning');
+        'values (the kernel enforces the file modes: only the owner writes parameters)', 'ProcstatWarning');
     }
     const created = await prepare(mountpoint);
-    const shared = new SharedArrayBuffer(SHARED_BYTES);
-    const publisher = new Publisher(tree, shared);
-    const data: WorkerData = {
-      mountpoint, fuseOptions: fuseOptions(options), deadlineMs: options.deadlineMs ?? DEFAULT_DEADLINE_MS, shared,
-      initial: publisher.initialListings(), epoch: publisher.epoch,
-    };
-    const worker = new Worker(path.join(__dirname, 'fuse-worker.js'), { workerData: data });
-    publisher.attach(worker);
-    let first: ToMain;
+    const publisher = new Publisher(tree, addon);
+    let handle: MountHandle;
     try {
-      first = await nextMessage(worker);
+      handle = addon.mount(mountpoint, fuseOptions(options), options.deadlineMs ?? DEFAULT_DEADLINE_MS, {
+        read: (ino) => publisher.read(ino), list: (ino) => publisher.list(ino), write: (ino, data) => publisher.write(ino, data),
+      });
     } catch (err) {
       publisher.stop();
-      throw new ProcstatError('EIO', `mounting ${mountpoint} failed: ${(err as Error).message}`, { cause: err });
+      if (created) await fs.rmdir(mountpoint).catch(() => undefined);
+      throw mountError(err, mountpoint);
     }
-    if (first.t !== 'mounted') {
-      publisher.stop();
-      await worker.terminate();
-      throw first.t === 'failed' ? loadError(first.message, first.libfuse) : new ProcstatError('EIO', `mounting ${mountpoint} failed`);
-    }
-    worker.unref(); // the mount never keeps the process alive by itself
-    const mount = new FuseMount(mountpoint, worker, publisher, shared, created);
-    if (live.size === 0) watchProcess(true);
+    publisher.attach(handle);
+    const mount = new FuseMount(mountpoint, handle, publisher, created);
+    if (live.size === 0) process.on('exit', unmountAllNow);
     live.add(mount);
     return mount;
   }
 
-  unmount(): Promise<void> {
-    this.unmounting ??= (async () => {
-      live.delete(this);
-      if (live.size === 0) watchProcess(false);
-      const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-      this.worker.ref(); // keep the process until the unmount is through
-      this.worker.postMessage({ t: 'unmount' });
-      await exited;
-      this.publisher.stop();
-      if (this.created) await fs.rmdir(this.mountpoint).catch(() => undefined);
-    })();
-    return this.unmounting;
+  /** Synchronous: the addon stops serving, closes the device and waits for fusermount3 to remove the mount. */
+  unmountNow(): void {
+    if (this.unmounted) return;
+    this.unmounted = true;
+    live.delete(this);
+    if (live.size === 0) process.off('exit', unmountAllNow);
+    this.publisher.stop();
+    loadAddon().unmount(this.handle);
   }
 
-  /** The exit path: no event loop any more, so ask the worker and wait on shared memory. */
-  unmountAtExit(): void {
-    const { cells } = views(this.shared);
-    this.worker.postMessage({ t: 'unmount' });
-    Atomics.wait(cells, EXITED, 0, EXIT_UNMOUNT_MS);
+  async unmount(): Promise<void> {
+    const first = !this.unmounted;
+    this.unmountNow();
+    if (first && this.created) await fs.rmdir(this.mountpoint).catch(() => undefined);
   }
 }

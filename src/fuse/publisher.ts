@@ -1,179 +1,172 @@
-import { Worker } from 'worker_threads';
 import { ProcstatError } from '../runtime/errors';
-import { DirNode, FileNode, Node } from '../runtime/nodes';
-import {
-  Entry, Errno, EPOCH, HEARTBEAT_MS, Listing, now, SLOT_COUNT, SLOT_PENDING, SLOT_TAKEN, ToMain, ToWorker, views, WRITE_SLOTS,
-} from './protocol';
+import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
+import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO } from './addon';
 import { ServedTree } from './served-tree';
 
-const S_IFDIR = 0o040000, S_IFREG = 0o100000;
-/** How often published arrays and Maps are re-listed (their changes are not announced). */
-const VOLATILE_CHECK_MS = 100;
-const FILE_CACHE_LIMIT = 1 << 16;
+/** How often listed lazy directories are brought up to date, and how many at most per round. */
+const REFRESH_MS = 100;
+const REFRESH_BUDGET = 2000;
+
+const ERRNO: Record<string, number> = {
+  EPERM: 1, ENOENT: 2, EIO: 5, EAGAIN: 11, EACCES: 13, EEXIST: 17, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EBUSY: 16, ENODEV: 19,
+};
+const EIO = 5, ENOENT = 2, ENOTDIR = 20, EISDIR = 21, EACCES = 13, EINVAL = 22;
 
 function errnoOf(err: unknown): number {
-  return err instanceof ProcstatError ? (Errno as Record<string, number>)[err.code] ?? Errno.EIO : Errno.EIO;
+  return err instanceof ProcstatError ? ERRNO[err.code] ?? EIO : EIO;
 }
 
-function entryOf(node: Node): Entry {
-  return node instanceof DirNode
-    ? [node.name, node.id, 1, S_IFDIR | 0o755]
-    : [node.name, node.id, 0, S_IFREG | (node as FileNode).permissions];
-}
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * The main thread's side of a mount: keeps the worker's mirror of the tree current with batched
- * listings, answers value reads and parameter writes, and beats a heartbeat the worker watches.
+ * The main thread's side of a mount: tells the addon about every node as it is added or removed
+ * (the addon answers the structure itself), and answers what only JavaScript knows: a value's
+ * content, a lazy directory's listing, a parameter write.
  */
-export class Publisher {
-  private readonly published = new WeakSet<DirNode>();
-  private readonly volatileDirs = new Map<DirNode, string>();
-  private readonly dirty = new Set<DirNode>();
-  private flushScheduled = false;
-  private readonly heartbeat: Float64Array;
-  private readonly cells: Int32Array;
-  private readonly timers: NodeJS.Timeout[];
-  private worker: Worker | null = null;
+export class Publisher implements TreeObserver, Handlers {
+  /** Every node the addon knows, by inode number. */
+  private readonly nodes = new Map<number, Node>();
+  /** Lazy directories whose listing the addon has: kept current by refresh(). */
+  private readonly listed = new Set<DirNode>();
+  private refreshCursor: Iterator<DirNode> | null = null;
+  private sweepCursor: Iterator<[number, Node]> | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private handle: MountHandle | null = null;
 
-  constructor(private readonly tree: ServedTree, shared: SharedArrayBuffer) {
-    ({ heartbeat: this.heartbeat, cells: this.cells } = views(shared));
-    this.heartbeat[0] = now();
-    this.timers = [
-      setInterval(() => { this.heartbeat[0] = now(); }, HEARTBEAT_MS),
-      setInterval(() => this.checkVolatile(), VOLATILE_CHECK_MS),
-    ];
-    for (const timer of this.timers) timer.unref();
-    tree.root.onChange = (dir) => this.changed(dir);
+  constructor(private readonly tree: ServedTree, private readonly addon: Addon) {
+    this.timer = setInterval(() => this.refreshSome(), REFRESH_MS);
+    this.timer.unref();
   }
 
-  attach(worker: Worker): void {
-    this.worker = worker;
-    worker.on('message', (message: ToMain) => this.handle(message));
-  }
-
-  /** The listings the worker starts with: every directory except lazy ones (instances, collections). */
-  initialListings(): Listing[] {
-    return this.publishTree(this.tree.root);
+  /** Starts mirroring: the whole tree except the inside of lazy directories goes to the addon. */
+  attach(handle: MountHandle): void {
+    this.handle = handle;
+    this.nodes.set(ROOT_INO, this.tree.root);
+    this.publishChildren(this.tree.root);
+    this.tree.root.observer = this;
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    if (this.tree.root.onChange) this.tree.root.onChange = undefined;
+    clearInterval(this.timer);
+    if (this.tree.root.observer === this) this.tree.root.observer = undefined;
+    this.handle = null;
+    this.nodes.clear();
+    this.listed.clear();
   }
 
-  private send(message: ToWorker): void {
-    this.worker?.postMessage(message);
+  private ino(node: Node): number {
+    return node === this.tree.root ? ROOT_INO : node.id + 1;
   }
 
-  get epoch(): number {
-    return Atomics.load(this.cells, EPOCH);
+  /** Whether the addon holds `dir`'s listing (so a new child must be told). */
+  private holdsListing(dir: DirNode): boolean {
+    return this.nodes.has(this.ino(dir)) && (!dir.lazy || this.listed.has(dir));
   }
 
-  private changed(dir: DirNode): void {
-    Atomics.add(this.cells, EPOCH, 1);
-    this.dirty.add(dir);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+  /** Tells the addon about `node` and, for a directory that is not lazy, everything below it. Iterative: trees can be deep. */
+  private publish(parent: DirNode, node: Node): void {
+    const stack: Array<[DirNode, Node]> = [[parent, node]];
+    while (stack.length > 0) {
+      const [dir, child] = stack.pop()!;
+      const ino = this.ino(child);
+      if (this.nodes.has(ino) || child.removed) continue;
+      const isDir = child instanceof DirNode;
+      const flags = (isDir ? F_DIR : 0) | (isDir && child.lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
+      this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, isDir ? 0o755 : (child as FileNode).permissions);
+      this.nodes.set(ino, child);
+      if (isDir && !child.lazy) for (const grandchild of child.children()) stack.push([child, grandchild]);
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    this.files.clear(); // the structure changed: cached paths could keep removed nodes alive
-    const epoch = Atomics.load(this.cells, EPOCH);
-    const listings: Listing[] = [];
-    for (const dir of this.dirty) {
-      if (this.published.has(dir) && !dir.removed) listings.push(...this.publishTree(dir));
-    }
-    this.dirty.clear();
-    this.send({ t: 'sync', epoch, listings });
+  private publishChildren(dir: DirNode): void {
+    for (const child of dir.children()) this.publish(dir, child);
   }
 
-  private checkVolatile(): void {
-    for (const [dir, signature] of this.volatileDirs) {
-      if (dir.removed) {
-        this.volatileDirs.delete(dir);
-      } else if (dir.names().join('/') !== signature) {
-        this.changed(dir);
-      }
-    }
+  added(parent: DirNode, child: Node): void {
+    if (this.handle && this.holdsListing(parent)) this.publish(parent, child);
   }
 
-  private listing(dir: DirNode): Listing {
-    const entries: Entry[] = [];
-    for (const child of dir.children()) entries.push(entryOf(child));
-    this.published.add(dir);
-    if (dir.volatile) this.volatileDirs.set(dir, entries.map((e) => e[0]).join('/'));
-    return { path: `/${dir.pathFrom(null)}`, id: dir.id, entries };
+  removed(parent: DirNode, child: Node): void {
+    const ino = this.ino(child);
+    if (!this.handle || !this.nodes.delete(ino)) return;
+    this.addon.remove(this.handle, ino);
+    if (child instanceof DirNode) this.listed.delete(child);
   }
 
-  /** Lists `dir`, and every directory below it not yet published that is not lazy. */
-  private publishTree(dir: DirNode): Listing[] {
-    const listings = [this.listing(dir)];
-    for (const child of dir.children()) {
-      if (child instanceof DirNode && !child.lazy && !this.published.has(child)) listings.push(...this.publishTree(child));
-    }
-    return listings;
+  hiddenChanged(node: Node): void {
+    const ino = this.ino(node);
+    if (this.handle && this.nodes.has(ino)) this.addon.setHidden(this.handle, ino, node.hidden);
   }
 
-  /** Files by path: a value open is the hot request, and its path rarely changes meaning. */
-  private readonly files = new Map<string, FileNode>();
-
-  private fileAt(path: string): Node | undefined {
-    const cached = this.files.get(path);
-    if (cached && !cached.removed) return cached;
-    const node = this.resolve(path);
-    if (this.files.size >= FILE_CACHE_LIMIT) this.files.clear(); // removed files leave only by lookup
-    if (node instanceof FileNode) this.files.set(path, node);
-    else this.files.delete(path);
-    return node;
-  }
-
-  private resolve(path: string): Node | undefined {
-    let node: Node | undefined = this.tree.root;
-    for (const part of path.split('/')) {
-      if (part === '') continue;
-      node = node instanceof DirNode ? node.child(part) : undefined;
-      if (!node) return undefined;
+  /** A node the addon asked about, or undefined once it left the tree (its entry goes then). */
+  private live(ino: number): Node | undefined {
+    const node = this.nodes.get(ino);
+    if (node && node.removed) {
+      this.nodes.delete(ino);
+      return undefined;
     }
     return node;
   }
 
-  private handle(message: ToMain): void {
-    switch (message.t) {
-      case 'list': {
-        const dir = this.resolve(message.path);
-        if (!(dir instanceof DirNode) || dir.removed) return this.send({ t: 'reply', req: message.req, errno: dir ? Errno.ENOTDIR : Errno.ENOENT });
-        return this.send({ t: 'reply', req: message.req, errno: 0, listings: this.publishTree(dir) });
-      }
-      case 'open': {
-        const file = this.fileAt(message.path);
-        if (!(file instanceof FileNode) || file.removed) return this.send({ t: 'reply', req: message.req, errno: file ? Errno.EISDIR : Errno.ENOENT });
-        try {
-          return this.send({ t: 'reply', req: message.req, errno: 0, content: this.tree.readFile(file) });
-        } catch (err) {
-          return this.send({ t: 'reply', req: message.req, errno: errnoOf(err) });
-        }
-      }
-      case 'write':
-        return this.send({ t: 'reply', req: message.req, errno: this.write(message.path, message.text, message.slot) });
+  read(ino: number): string | number {
+    const file = this.live(ino);
+    if (!file) return ENOENT;
+    if (!(file instanceof FileNode)) return EISDIR;
+    try {
+      return this.tree.readFile(file);
+    } catch (err) {
+      return errnoOf(err);
     }
   }
 
-  /** Applies a write unless the worker gave up on it (past the deadline): exactly one side decides. */
-  private write(path: string, text: string, slot: number): number {
-    if (Atomics.compareExchange(this.cells, WRITE_SLOTS + (slot % SLOT_COUNT), SLOT_PENDING, SLOT_TAKEN) !== SLOT_PENDING) {
-      return Errno.EAGAIN;
+  list(ino: number): number {
+    const dir = this.live(ino);
+    if (!dir) return ENOENT;
+    if (!(dir instanceof DirNode)) return ENOTDIR;
+    this.publishChildren(dir);
+    this.listed.add(dir);
+    return 0;
+  }
+
+  /** A whole value (see the addon's write rule); text that is not UTF-8 is refused. */
+  write(ino: number, data: Buffer): number {
+    const file = this.live(ino);
+    if (!file) return ENOENT;
+    if (!(file instanceof FileNode) || !file.writable) return EACCES;
+    let text: string;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      return EINVAL;
     }
-    const file = this.resolve(path);
-    if (!(file instanceof FileNode) || file.removed) return Errno.ENOENT;
-    if (!file.writable) return Errno.EACCES;
     try {
       this.tree.writeFile(file, text);
       return 0;
     } catch (err) {
       return errnoOf(err);
+    }
+  }
+
+  /**
+   * Lazy directories change without telling (an array grows, a field gets another object), and the
+   * entries of nodes below a removed directory are only found by looking: each round does a bounded
+   * share of both, so no round costs more than that however large the tree.
+   */
+  private refreshSome(): void {
+    if (!this.handle) return;
+    this.tree.refreshOwnership();
+    this.refreshCursor ??= this.listed.values();
+    for (let budget = REFRESH_BUDGET; budget > 0; budget--) {
+      const next = this.refreshCursor.next();
+      if (next.done) { this.refreshCursor = null; break; }
+      if (next.value.removed) this.listed.delete(next.value);
+      else next.value.refresh();
+    }
+    this.sweepCursor ??= this.nodes.entries();
+    for (let budget = REFRESH_BUDGET * 4; budget > 0; budget--) {
+      const next = this.sweepCursor.next();
+      if (next.done) { this.sweepCursor = null; break; }
+      if (next.value[1].removed) this.nodes.delete(next.value[0]);
     }
   }
 }

@@ -27,7 +27,10 @@ function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown
   return Array.isArray(value) || value instanceof Map;
 }
 
-/** Caches a directory's children by name, rebuilding one when its field now holds another object. */
+/**
+ * Caches a directory's children by name, rebuilding one when its field now holds another object.
+ * A mirroring view is told of every node it builds, and of the one a rebuild replaces.
+ */
 class ChildCache {
   private readonly nodes = new Map<string, { source: unknown; node: Node }>();
 
@@ -37,14 +40,30 @@ class ChildCache {
     const source = typeof value === 'object' && value !== null ? value : PLAIN_VALUE;
     const cached = this.nodes.get(name);
     if (cached && cached.source === source) return cached.node;
+    if (cached) this.forget(name);
     const node = build();
     node.parent = this.parent;
     this.nodes.set(name, { source, node });
-    if (cached) {
-      cached.node.markRemoved();
-      this.parent.changed();
-    }
+    this.parent.observed()?.added(this.parent, node);
     return node;
+  }
+
+  /** Drops the node cached for `name` (its field changed, or its element left the collection). */
+  forget(name: string): void {
+    const cached = this.nodes.get(name);
+    if (!cached) return;
+    this.nodes.delete(name);
+    cached.node.markRemoved();
+    this.parent.observed()?.removed(this.parent, cached.node);
+  }
+
+  /** Names whose cached node stands for an object (the ones that can go stale). */
+  *objectNames(): IterableIterator<string> {
+    for (const [name, cached] of this.nodes) if (cached.source !== PLAIN_VALUE) yield name;
+  }
+
+  names(): IterableIterator<string> {
+    return this.nodes.keys();
   }
 }
 
@@ -111,6 +130,15 @@ export class InstanceDir extends DirNode {
     return this.removed ? [] : this.spec.fields.map((field) => field.name);
   }
 
+  /** Data fields that held an object when looked up are read again: another object means another node. */
+  override refresh(): void {
+    if (this.removed) return;
+    for (const name of [...this.cache.objectNames()]) {
+      const field = this.spec.byName.get(name);
+      if (field && this.spec.dataKeys.includes(field.key)) this.child(name);
+    }
+  }
+
   override *children(): IterableIterator<Node> {
     for (const name of this.names()) {
       const node = this.child(name);
@@ -128,10 +156,6 @@ export class CollectionDir extends DirNode {
   }
 
   override get lazy(): boolean {
-    return true;
-  }
-
-  override get volatile(): boolean {
     return true;
   }
 
@@ -157,6 +181,14 @@ export class CollectionDir extends DirNode {
     return this.elements().map(([key]) => key);
   }
 
+  /** Elements that left the collection are removed; new and replaced ones are built (and announced). */
+  override refresh(): void {
+    if (this.removed) return;
+    const elements = new Map(this.elements());
+    for (const name of [...this.cache.names()]) if (!elements.has(name)) this.cache.forget(name);
+    for (const name of elements.keys()) this.child(name);
+  }
+
   override *children(): IterableIterator<Node> {
     for (const name of this.names()) {
       const node = this.child(name);
@@ -165,20 +197,26 @@ export class CollectionDir extends DirNode {
   }
 }
 
+type Key = string | number;
+
 /**
  * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
- * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key;
- * an InstanceDir is made only for instances that are looked up.
+ * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
+ * the key in `shown` while the instance is listed here; an InstanceDir is made only for instances
+ * that are looked up, or that a mirroring view must be told about. Every change is one event.
  */
 export class ClassDir extends DirNode {
-  private instances = new Map<string | number, WeakRef<object>>();
+  private instances = new Map<Key, WeakRef<object>>();
   /** The most entries `instances` has held since it was last rebuilt. */
   private peak = 0;
-  private readonly dirs = new Map<string | number, InstanceDir>();
+  private readonly dirs = new Map<Key, InstanceDir>();
+  /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
+  private readonly shown = new Set<Key>();
+  private readonly keys = new WeakMap<object, Key>();
   private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
-  private readonly finalizer = new FinalizationRegistry<string | number>((key) => {
+  private readonly finalizer = new FinalizationRegistry<Key>((key) => {
     if (this.instances.get(key)?.deref() === undefined) this.drop(key);
   });
 
@@ -189,7 +227,7 @@ export class ClassDir extends DirNode {
 
   /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. */
   addInstance(obj: object): void {
-    let key: string | number;
+    let key: Key;
     if (this.sequenced) {
       key = this.sequence++;
     } else {
@@ -199,9 +237,35 @@ export class ClassDir extends DirNode {
       this.drop(key);
     }
     this.instances.set(key, new WeakRef(obj));
+    this.keys.set(obj, key);
     this.peak = Math.max(this.peak, this.instances.size);
     this.finalizer.register(obj, key);
-    this.changed();
+    this.show(key, obj);
+  }
+
+  /** Takes an instance out of the listing: released, or now shown nested in another instance. */
+  hide(obj: object): void {
+    const key = this.keys.get(obj);
+    if (key !== undefined && this.instances.get(key)?.deref() === obj) this.unshow(key);
+  }
+
+  private show(key: Key, obj: object): void {
+    if (!this.visible(obj) || this.shown.has(key)) return;
+    this.shown.add(key);
+    const observer = this.observed();
+    if (!observer) return;
+    observer.added(this, this.dirFor(key)!);
+    if (this.shown.size === 1) observer.hiddenChanged(this);
+  }
+
+  private unshow(key: Key): void {
+    if (!this.shown.delete(key)) return;
+    const dir = this.dirs.get(key);
+    this.dirs.delete(key);
+    dir?.markRemoved();
+    const observer = this.observed();
+    if (dir) observer?.removed(this, dir);
+    if (this.shown.size === 0) observer?.hiddenChanged(this);
   }
 
   private keyOf(obj: any): string {
@@ -210,15 +274,14 @@ export class ClassDir extends DirNode {
   }
 
   /** A key is free again once its instance is released or collected. */
-  private taken(key: string | number): boolean {
+  private taken(key: Key): boolean {
     const obj = this.instances.get(key)?.deref();
     return obj !== undefined && !this.registry.isReleased(obj);
   }
 
-  private drop(key: string | number): void {
-    this.dirs.get(key)?.markRemoved();
-    this.dirs.delete(key);
-    if (this.instances.delete(key)) this.changed();
+  private drop(key: Key): void {
+    this.unshow(key);
+    this.instances.delete(key);
     // A Map never gives back the memory of deleted entries: rebuild it once it has mostly emptied.
     if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
       this.instances = new Map(this.instances);
@@ -226,7 +289,7 @@ export class ClassDir extends DirNode {
     }
   }
 
-  private keyFor(name: string): string | number {
+  private keyFor(name: string): Key {
     if (!this.sequenced) return name;
     const n = Number(name);
     return String(n) === name ? n : name;
@@ -236,23 +299,27 @@ export class ClassDir extends DirNode {
     return obj !== undefined && !this.registry.isReleased(obj) && !this.registry.isOwned(obj);
   }
 
-  override child(name: string): Node | undefined {
-    const key = this.keyFor(name);
+  /** The directory of a listed instance, made on first use. */
+  private dirFor(key: Key): InstanceDir | undefined {
     const ref = this.instances.get(key);
-    if (!ref || !this.visible(ref.deref())) return undefined;
+    if (!ref || !this.shown.has(key) || ref.deref() === undefined) return undefined;
     let dir = this.dirs.get(key);
     if (!dir) {
-      dir = new InstanceDir(name, ref, this.spec, this.registry);
+      dir = new InstanceDir(String(key), ref, this.spec, this.registry);
       dir.parent = this;
       this.dirs.set(key, dir);
     }
     return dir;
   }
 
+  override child(name: string): Node | undefined {
+    return this.dirFor(this.keyFor(name));
+  }
+
   override names(): string[] {
     this.registry.refreshOwnership();
     const names: string[] = [];
-    for (const [key, ref] of this.instances) if (this.visible(ref.deref())) names.push(String(key));
+    for (const key of this.shown) if (this.instances.get(key)?.deref() !== undefined) names.push(String(key));
     return names;
   }
 
@@ -266,13 +333,6 @@ export class ClassDir extends DirNode {
 
   /** An empty class directory is left out of its parent's listing. */
   override get hidden(): boolean {
-    for (const ref of this.instances.values()) if (this.visible(ref.deref())) return false;
-    return true;
-  }
-
-  /** A change here may hide or show this directory: its parent's listing changes too. */
-  override changed(): void {
-    super.changed();
-    this.parent?.changed();
+    return this.shown.size === 0;
   }
 }

@@ -34,12 +34,23 @@ export abstract class Node {
   }
 }
 
+/**
+ * A view that mirrors the tree's structure (the mount), told of each change as it happens, so that
+ * it never has to re-list a directory to find out what changed.
+ */
+export interface TreeObserver {
+  added(parent: DirNode, child: Node): void;
+  removed(parent: DirNode, child: Node): void;
+  /** `node.hidden` changed (an empty class directory). */
+  hiddenChanged(node: Node): void;
+}
+
 /** A directory. Children are listed in insertion order. */
 export class DirNode extends Node {
   readonly kind = 'dir';
   private readonly entries = new Map<string, Node>();
-  /** Set on a root by a view that mirrors the tree (the mount): told of every listing change. */
-  onChange?: (dir: DirNode) => void;
+  /** Set on a root by a view that mirrors the tree (the mount). */
+  observer?: TreeObserver;
 
   /** The statistics a series or histogram directory shows (the Prometheus view makes a summary). */
   statistics?: Series | Histogram;
@@ -54,16 +65,17 @@ export class DirNode extends Node {
     return false;
   }
 
-  /** Its listing can change without `changed()` being called (arrays and Maps): views re-check it. */
-  get volatile(): boolean {
-    return false;
-  }
+  /**
+   * Brings a lazy directory's listing up to date with live objects that changed without telling
+   * anyone (a field that now holds another object, an array that grew); the changes go to the observer.
+   */
+  refresh(): void {}
 
-  /** Tells the view mirroring this tree (if any) that this directory's listing may have changed. */
-  changed(): void {
+  /** The observer of the tree this directory is in, if it is mirrored. */
+  observed(): TreeObserver | undefined {
     let root: DirNode = this;
     while (root.parent) root = root.parent;
-    root.onChange?.(this);
+    return root.observer;
   }
 
   child(name: string): Node | undefined {
@@ -86,14 +98,14 @@ export class DirNode extends Node {
     }
     node.parent = this;
     this.entries.set(node.name, node);
-    this.changed();
+    this.observed()?.added(this, node);
     return node;
   }
 
   delete(node: Node): void {
     if (this.entries.get(node.name) === node) this.entries.delete(node.name);
     node.markRemoved();
-    this.changed();
+    this.observed()?.removed(this, node);
   }
 
   describe(): string {

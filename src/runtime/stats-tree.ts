@@ -70,7 +70,7 @@ export class StatsTree extends EventEmitter {
     // after its keys die, so releasing 100,000 objects through one would keep megabytes for good.
     if (Object.isExtensible(obj)) Object.defineProperty(obj, RELEASED, { value: true });
     else this.releasedFrozen.add(obj);
-    this.classDirOf(obj)?.changed();
+    this.classDirOf(obj)?.hide(obj);
     const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
     if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
   }
@@ -86,7 +86,7 @@ export class StatsTree extends EventEmitter {
   own(obj: object): void {
     if (this.owned.has(obj)) return;
     this.owned.add(obj);
-    this.classDirOf(obj)?.changed();
+    this.classDirOf(obj)?.hide(obj);
   }
 
   private classDirOf(obj: object): ClassDir | undefined {

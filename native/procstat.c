@@ -1,0 +1,1342 @@
+// procstat's FUSE binding: libfuse3's low-level (inode) API, N-API only.
+//
+// The structure of the tree lives here, in an inode table that JavaScript keeps current with
+// add()/remove() as the program creates and removes things. lookup, getattr, readdir(plus), flush
+// and release are answered on the FUSE thread from that table without waking JavaScript. Only the
+// content of a value (on open) and a parameter write go to the main thread, through one
+// threadsafe function; the main thread replies to the kernel itself. A timer thread answers what
+// JavaScript has not answered within the deadline (the last content served, or EAGAIN) and tells
+// the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
+#define FUSE_USE_VERSION 34
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+extern char **environ;
+
+#define ROOT_INO 1
+#define STATUS_INO_BASE (UINT64_C(1) << 60) /* procstat/ and its files; JavaScript ids stay far below */
+#define CACHE_SECONDS 3600.0                 /* entries and attributes: removals are announced */
+#define HEARTBEAT_MS 10
+#define BLOCKED_AFTER_MS 50
+#define MAX_PENDING_WRITE (64 * 1024)
+
+enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
+enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS };
+enum { W_OPEN, W_LOOKUP, W_OPENDIR };
+enum { CALL_READ, CALL_LIST, CALL_WRITE };
+enum { WRITE_PENDING, WRITE_TAKEN, WRITE_CANCELLED };
+
+typedef struct mount mount_t;
+
+/** A FUSE request waiting for JavaScript: an open for a value, or a lookup/opendir for a lazy directory. */
+typedef struct waiter {
+  fuse_req_t req;
+  int kind;
+  double deadline;
+  struct fuse_file_info fi;
+  char *name;                     /* W_LOOKUP */
+  struct node *node;              /* what it waits on */
+  struct waiter *next, *prev;     /* in node->waiters */
+  struct waiter *later, *earlier; /* in the mount's queue, oldest (earliest deadline) first */
+} waiter_t;
+
+typedef struct node {
+  uint64_t ino, parent;
+  char *name;
+  uint32_t mode;
+  uint8_t is_dir, lazy, listed, hidden, gone, local;
+  uint8_t inflight;               /* a JavaScript call for this node is queued or running */
+  uint64_t nlookup;               /* the kernel's references (lookup count) */
+  uint32_t opens;
+  struct node *first, *last, *prev, *next; /* children in insertion order; siblings */
+  struct node *ino_next, *ent_next;        /* hash chains */
+  char *content;                  /* the last content served: what a read past the deadline gets */
+  size_t content_len;
+  uint8_t has_content;
+  waiter_t *waiters;
+} node_t;
+
+/** An open file: its content fixed at open, and the bytes of a write not yet applied. */
+typedef struct handle {
+  uint64_t ino;
+  char *content;
+  size_t len;
+  char *pending;
+  size_t pending_len;
+  uint64_t written;               /* offset the next write must start at */
+} handle_t;
+
+/** An open directory: its listing taken at opendir. */
+typedef struct listing {
+  size_t count;
+  struct { uint64_t ino; char *name; } *entries;
+} listing_t;
+
+/** A write handed to JavaScript; exactly one of the main thread and the timer thread decides it. */
+typedef struct write_req {
+  fuse_req_t req;
+  uint64_t ino;
+  char *data;
+  size_t len;
+  size_t reply_size;              /* bytes to acknowledge (0 for a flush) */
+  int is_flush;
+  int state;
+  double deadline;
+  struct write_req *next, *prev;
+} write_req_t;
+
+typedef struct call {
+  int kind;
+  mount_t *m;
+  uint64_t ino;
+  write_req_t *write;
+} call_t;
+
+typedef struct inval {
+  uint64_t parent;
+  char *name;
+  struct inval *next;
+} inval_t;
+
+struct mount {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct fuse_session *se;
+  int fuse_fd, stop_fd, helper_sock;
+  int session_owns_fd;
+  pid_t helper;
+  pthread_t loop_thread, timer_thread;
+  int threads_started, stopping, mounted;
+  napi_env env;
+  napi_threadsafe_function tsfn;
+  napi_ref on_read, on_list, on_write;
+  uv_timer_t *heartbeat;
+  volatile double last_beat;
+  double deadline_ms;
+  double mount_time;
+  uint64_t stale_reads;
+  uid_t uid;
+  gid_t gid;
+  int refs;                       /* the JavaScript handle and the threadsafe function */
+  node_t **by_ino, **by_entry;
+  size_t ino_buckets, entry_buckets, count;
+  waiter_t *oldest, *newest;      /* every waiter, in arrival order: deadlines are arrival + deadline_ms */
+  write_req_t *writes;
+  inval_t *inval_head, *inval_tail;
+};
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double blocked_ms(mount_t *m) {
+  double age = now_ms() - m->last_beat;
+  return age < BLOCKED_AFTER_MS ? 0 : age;
+}
+
+/* ---------- the inode table ---------- */
+
+static uint64_t hash64(uint64_t x) {
+  x ^= x >> 33; x *= UINT64_C(0xff51afd7ed558ccd); x ^= x >> 33;
+  return x;
+}
+
+static uint64_t hash_entry(uint64_t parent, const char *name) {
+  uint64_t h = hash64(parent) ^ UINT64_C(1469598103934665603);
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * UINT64_C(1099511628211);
+  return h;
+}
+
+static node_t *find(mount_t *m, uint64_t ino) {
+  for (node_t *n = m->by_ino[hash64(ino) & (m->ino_buckets - 1)]; n; n = n->ino_next) if (n->ino == ino) return n;
+  return NULL;
+}
+
+/** The live child `name` of `parent`: removed nodes leave the entry table at once. */
+static node_t *find_child(mount_t *m, uint64_t parent, const char *name) {
+  for (node_t *n = m->by_entry[hash_entry(parent, name) & (m->entry_buckets - 1)]; n; n = n->ent_next) {
+    if (n->parent == parent && strcmp(n->name, name) == 0) return n;
+  }
+  return NULL;
+}
+
+static void rehash(mount_t *m) {
+  size_t size = m->ino_buckets * 2;
+  node_t **by_ino = calloc(size, sizeof *by_ino), **by_entry = calloc(size, sizeof *by_entry);
+  if (!by_ino || !by_entry) { free(by_ino); free(by_entry); return; }
+  for (size_t i = 0; i < m->ino_buckets; i++) {
+    for (node_t *n = m->by_ino[i], *next; n; n = next) {
+      next = n->ino_next;
+      n->ino_next = by_ino[hash64(n->ino) & (size - 1)];
+      by_ino[hash64(n->ino) & (size - 1)] = n;
+    }
+    for (node_t *n = m->by_entry[i], *next; n; n = next) {
+      next = n->ent_next;
+      uint64_t h = hash_entry(n->parent, n->name) & (size - 1);
+      n->ent_next = by_entry[h];
+      by_entry[h] = n;
+    }
+  }
+  free(m->by_ino);
+  free(m->by_entry);
+  m->by_ino = by_ino;
+  m->by_entry = by_entry;
+  m->ino_buckets = m->entry_buckets = size;
+}
+
+static void unhash_ino(mount_t *m, node_t *n) {
+  for (node_t **p = &m->by_ino[hash64(n->ino) & (m->ino_buckets - 1)]; *p; p = &(*p)->ino_next) {
+    if (*p == n) { *p = n->ino_next; return; }
+  }
+}
+
+static void unhash_entry(mount_t *m, node_t *n) {
+  for (node_t **p = &m->by_entry[hash_entry(n->parent, n->name) & (m->entry_buckets - 1)]; *p; p = &(*p)->ent_next) {
+    if (*p == n) { *p = n->ent_next; return; }
+  }
+}
+
+static node_t *insert(mount_t *m, node_t *parent, uint64_t ino, const char *name, uint32_t mode, int flags) {
+  if (m->count + 1 > m->ino_buckets) rehash(m);
+  node_t *n = calloc(1, sizeof *n);
+  if (!n || !(n->name = strdup(name))) { free(n); return NULL; }
+  n->ino = ino;
+  n->mode = mode;
+  n->is_dir = (flags & F_DIR) != 0;
+  n->lazy = (flags & F_LAZY) != 0;
+  n->hidden = (flags & F_HIDDEN) != 0;
+  n->ino_next = m->by_ino[hash64(ino) & (m->ino_buckets - 1)];
+  m->by_ino[hash64(ino) & (m->ino_buckets - 1)] = n;
+  m->count++;
+  if (parent) {
+    n->parent = parent->ino;
+    uint64_t h = hash_entry(n->parent, name) & (m->entry_buckets - 1);
+    n->ent_next = m->by_entry[h];
+    m->by_entry[h] = n;
+    n->prev = parent->last;
+    if (parent->last) parent->last->next = n; else parent->first = n;
+    parent->last = n;
+  }
+  return n;
+}
+
+static void free_node(mount_t *m, node_t *n) {
+  unhash_ino(m, n);
+  m->count--;
+  free(n->name);
+  free(n->content);
+  free(n);
+}
+
+/** A removed node stays while the kernel holds references to it or files of it are open. */
+static void maybe_free(mount_t *m, node_t *n) {
+  if (n->gone && n->nlookup == 0 && n->opens == 0 && !n->waiters && !n->inflight) free_node(m, n);
+}
+
+static void queue_inval(mount_t *m, uint64_t parent, const char *name) {
+  inval_t *i = calloc(1, sizeof *i);
+  if (!i || !(i->name = strdup(name))) { free(i); return; }
+  i->parent = parent;
+  if (m->inval_tail) m->inval_tail->next = i; else m->inval_head = i;
+  m->inval_tail = i;
+  pthread_cond_signal(&m->wake);
+}
+
+static void fail_waiters(mount_t *m, node_t *n, int err);
+
+/**
+ * Removes `n` and everything below it (iteratively: a tree may be deeper than any stack). The
+ * kernel is told to forget the top entry if it ever looked it up; entries below are unreachable.
+ */
+static void remove_subtree(mount_t *m, node_t *top) {
+  node_t *parent = find(m, top->parent);
+  if (top->nlookup > 0) queue_inval(m, top->parent, top->name);
+  if (parent) {
+    if (top->prev) top->prev->next = top->next; else parent->first = top->next;
+    if (top->next) top->next->prev = top->prev; else parent->last = top->prev;
+  }
+  top->prev = top->next = NULL;
+  // Walk the subtree as a stack threaded through `next`.
+  node_t *stack = top;
+  while (stack) {
+    node_t *n = stack;
+    stack = n->next;
+    n->next = n->prev = NULL;
+    for (node_t *c = n->first, *following; c; c = following) {
+      following = c->next;
+      c->next = stack;
+      stack = c;
+    }
+    n->first = n->last = NULL;
+    unhash_entry(m, n);
+    n->gone = 1;
+    fail_waiters(m, n, ENOENT);
+    maybe_free(m, n);
+  }
+}
+
+/* ---------- replies ---------- */
+
+static void fill_attr(mount_t *m, node_t *n, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = n->ino;
+  st->st_mode = n->mode;
+  st->st_nlink = n->is_dir ? 2 : 1;
+  st->st_uid = m->uid;
+  st->st_gid = m->gid;
+  st->st_blksize = 4096;
+  st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = (time_t)m->mount_time;
+}
+
+static void fill_entry(mount_t *m, node_t *n, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  e->ino = n->ino;
+  e->attr_timeout = e->entry_timeout = CACHE_SECONDS;
+  fill_attr(m, n, &e->attr);
+}
+
+static void reply_entry(mount_t *m, fuse_req_t req, node_t *n) {
+  struct fuse_entry_param e;
+  fill_entry(m, n, &e);
+  if (fuse_reply_entry(req, &e) == 0) n->nlookup++;
+}
+
+/** Opens a handle on `content`; the handle owns a copy. */
+static void reply_open(mount_t *m, fuse_req_t req, struct fuse_file_info *fi, node_t *n, const char *content, size_t len) {
+  handle_t *h = calloc(1, sizeof *h);
+  if (!h || (len && !(h->content = malloc(len)))) { free(h); fuse_reply_err(req, ENOMEM); return; }
+  if (len) memcpy(h->content, content, len);
+  h->len = len;
+  h->ino = n->ino;
+  fi->fh = (uint64_t)(uintptr_t)h;
+  fi->direct_io = 1;                          /* never cached: every cat sees the live value */
+  fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;  /* flush only matters to writers */
+  if (fuse_reply_open(req, fi) == 0) n->opens++;
+  else { free(h->content); free(h); }
+  (void)m;
+}
+
+static listing_t *take_listing(node_t *dir) {
+  size_t count = 0;
+  for (node_t *c = dir->first; c; c = c->next) if (!c->hidden) count++;
+  listing_t *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  l->entries = calloc(count ? count : 1, sizeof *l->entries);
+  if (!l->entries) { free(l); return NULL; }
+  for (node_t *c = dir->first; c; c = c->next) {
+    if (c->hidden) continue;
+    l->entries[l->count].ino = c->ino;
+    if (!(l->entries[l->count].name = strdup(c->name))) break;
+    l->count++;
+  }
+  return l;
+}
+
+static void free_listing(listing_t *l) {
+  for (size_t i = 0; i < l->count; i++) free(l->entries[i].name);
+  free(l->entries);
+  free(l);
+}
+
+static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi, node_t *dir) {
+  listing_t *l = take_listing(dir);
+  if (!l) { fuse_reply_err(req, ENOMEM); return; }
+  fi->fh = (uint64_t)(uintptr_t)l;
+  if (fuse_reply_open(req, fi) != 0) free_listing(l);
+  (void)m;
+}
+
+/* ---------- waiting for JavaScript ---------- */
+
+static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
+  call_t *c = calloc(1, sizeof *c);
+  if (!c) return;
+  c->kind = kind;
+  c->m = m;
+  c->ino = ino;
+  c->write = w;
+  if (napi_call_threadsafe_function(m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) free(c);
+}
+
+static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
+  waiter_t *w = calloc(1, sizeof *w);
+  if (!w || (name && !(w->name = strdup(name)))) { free(w); fuse_reply_err(req, ENOMEM); return; }
+  w->req = req;
+  w->kind = kind;
+  w->node = n;
+  w->deadline = now_ms() + m->deadline_ms;
+  if (fi) w->fi = *fi;
+  w->next = n->waiters;
+  if (n->waiters) n->waiters->prev = w;
+  n->waiters = w;
+  w->earlier = m->newest;
+  if (m->newest) m->newest->later = w; else m->oldest = w;
+  m->newest = w;
+  if (!n->inflight) {
+    n->inflight = 1;
+    queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL);
+  }
+  // The timer thread sleeps until the oldest deadline; only a first waiter moves that earlier.
+  if (m->oldest == w) pthread_cond_signal(&m->wake);
+}
+
+static void unlink_waiter(mount_t *m, waiter_t *w) {
+  if (w->prev) w->prev->next = w->next; else w->node->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  if (w->earlier) w->earlier->later = w->later; else m->oldest = w->later;
+  if (w->later) w->later->earlier = w->earlier; else m->newest = w->earlier;
+}
+
+static void free_waiter(waiter_t *w) {
+  free(w->name);
+  free(w);
+}
+
+static void fail_waiters(mount_t *m, node_t *n, int err) {
+  while (n->waiters) {
+    waiter_t *w = n->waiters;
+    unlink_waiter(m, w);
+    fuse_reply_err(w->req, err);
+    free_waiter(w);
+  }
+}
+
+static void answer_lookup(mount_t *m, fuse_req_t req, node_t *dir, const char *name);
+
+/** A waiter whose directory is now listed, or whose value arrived: answered as the request asked. */
+static void settle(mount_t *m, waiter_t *w, const char *content, size_t len, int err) {
+  if (err) fuse_reply_err(w->req, err);
+  else if (w->kind == W_OPEN) reply_open(m, w->req, &w->fi, w->node, content, len);
+  else if (w->kind == W_OPENDIR) reply_opendir(m, w->req, &w->fi, w->node);
+  else answer_lookup(m, w->req, w->node, w->name);
+}
+
+/** Past the deadline: the last content served for the file, else EAGAIN. */
+static void expire(mount_t *m, waiter_t *w) {
+  if (w->kind == W_OPEN && w->node->has_content) {
+    m->stale_reads++;
+    reply_open(m, w->req, &w->fi, w->node, w->node->content, w->node->content_len);
+  } else {
+    fuse_reply_err(w->req, EAGAIN);
+  }
+}
+
+/* ---------- the kernel's requests (FUSE thread) ---------- */
+
+static mount_t *mount_of(fuse_req_t req) {
+  return fuse_req_userdata(req);
+}
+
+static void answer_lookup(mount_t *m, fuse_req_t req, node_t *dir, const char *name) {
+  node_t *child = find_child(m, dir->ino, name);
+  if (child) reply_entry(m, req, child);
+  else fuse_reply_err(req, ENOENT);
+}
+
+/** A lazy directory is listed by JavaScript the first time it is used; past the deadline, EAGAIN. */
+static int needs_listing(mount_t *m, node_t *dir, fuse_req_t req) {
+  if (!dir->lazy || dir->listed) return 0;
+  if (blocked_ms(m) > m->deadline_ms) { fuse_reply_err(req, EAGAIN); return -1; }
+  return 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  node_t *dir = find(m, parent);
+  if (!dir || dir->gone || !dir->is_dir) fuse_reply_err(req, dir && !dir->gone ? ENOTDIR : ENOENT);
+  else {
+    int listing = needs_listing(m, dir, req);
+    if (listing == 1) add_waiter(m, dir, req, W_LOOKUP, NULL, name);
+    else if (listing == 0) answer_lookup(m, req, dir, name);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void forget_one(mount_t *m, fuse_ino_t ino, uint64_t count) {
+  node_t *n = find(m, ino);
+  if (!n) return;
+  n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+  maybe_free(m, n);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  forget_one(m, ino, nlookup);
+  pthread_mutex_unlock(&m->lock);
+  fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  for (size_t i = 0; i < count; i++) forget_one(m, forgets[i].ino, forgets[i].nlookup);
+  pthread_mutex_unlock(&m->lock);
+  fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  struct stat st;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  int ok = n && !n->gone;
+  if (ok) fill_attr(m, n, &st);
+  pthread_mutex_unlock(&m->lock);
+  if (ok) fuse_reply_attr(req, &st, CACHE_SECONDS);
+  else fuse_reply_err(req, ENOENT);
+  (void)fi;
+}
+
+/** Only `echo 5 > parameter` needs this: O_TRUNC of a writable file. Everything else is refused. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  struct stat st;
+  int err = 0;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (!n || n->gone) err = ENOENT;
+  else if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) err = EPERM;
+  else if ((to_set & FUSE_SET_ATTR_SIZE) && (n->is_dir || !(n->mode & 0222))) err = n->is_dir ? EISDIR : EACCES;
+  else if (!(to_set & FUSE_SET_ATTR_SIZE)) err = EPERM;
+  else fill_attr(m, n, &st);
+  pthread_mutex_unlock(&m->lock);
+  if (err) fuse_reply_err(req, err);
+  else fuse_reply_attr(req, &st, CACHE_SECONDS);
+  (void)attr; (void)fi;
+}
+
+static void local_content(mount_t *m, node_t *n, char *buf, size_t size, size_t *len) {
+  unsigned long long value = n->local == LOCAL_BLOCKED_MS ? (unsigned long long)blocked_ms(m) : m->stale_reads;
+  *len = (size_t)snprintf(buf, size, "%llu\n", value);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  int mode = fi->flags & O_ACCMODE;
+  int wants_read = mode != O_WRONLY, wants_write = mode != O_RDONLY;
+  if (!n || n->gone) fuse_reply_err(req, ENOENT);
+  else if (n->is_dir) fuse_reply_err(req, EISDIR);
+  else if ((wants_read && !(n->mode & 0444)) || (wants_write && !(n->mode & 0222))) fuse_reply_err(req, EACCES);
+  else if (n->local) {
+    char buf[32];
+    size_t len;
+    local_content(m, n, buf, sizeof buf, &len);
+    reply_open(m, req, fi, n, buf, len);
+  } else if (!wants_read) {
+    reply_open(m, req, fi, n, NULL, 0);
+  } else if (blocked_ms(m) > m->deadline_ms) {
+    // Known to be blocked: answer at once rather than wait the deadline again.
+    waiter_t w = { .req = req, .kind = W_OPEN, .node = n, .fi = *fi };
+    expire(m, &w);
+  } else {
+    add_waiter(m, n, req, W_OPEN, fi, NULL);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  int gone = !n || n->gone;
+  pthread_mutex_unlock(&m->lock);
+  // The handle is this request's alone until release: read it without the lock.
+  if (gone) fuse_reply_err(req, ENOENT);
+  else if ((size_t)off >= h->len) fuse_reply_buf(req, NULL, 0);
+  else fuse_reply_buf(req, h->content + off, h->len - (size_t)off < size ? h->len - (size_t)off : size);
+}
+
+/** Hands the bytes written since the last apply to JavaScript; the reply comes from whoever decides. */
+static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_size, int is_flush) {
+  write_req_t *w = calloc(1, sizeof *w);
+  if (!w) { fuse_reply_err(req, ENOMEM); return; }
+  w->req = req;
+  w->ino = h->ino;
+  w->data = h->pending;
+  w->len = h->pending_len;
+  w->reply_size = reply_size;
+  w->is_flush = is_flush;
+  w->state = WRITE_PENDING;
+  w->deadline = now_ms() + m->deadline_ms;
+  h->pending = NULL;
+  h->pending_len = 0;
+  if (blocked_ms(m) > m->deadline_ms) {
+    fuse_reply_err(req, EAGAIN);
+    free(w->data);
+    free(w);
+    return;
+  }
+  w->next = m->writes;
+  if (m->writes) m->writes->prev = w;
+  m->writes = w;
+  queue_call(m, CALL_WRITE, h->ino, w);
+  pthread_cond_signal(&m->wake);
+}
+
+/**
+ * A value is applied once, whole: at a write that ends with a newline, else when the file is
+ * closed (flush). Pieces must follow each other; a write elsewhere cannot make a value.
+ */
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (!n || n->gone) fuse_reply_err(req, ENOENT);
+  else if ((uint64_t)off != h->written) fuse_reply_err(req, EINVAL);
+  else if (h->pending_len + size > MAX_PENDING_WRITE) {
+    free(h->pending);
+    h->pending = NULL;
+    h->pending_len = 0;
+    h->written += size;
+    fuse_reply_err(req, EINVAL);
+  } else {
+    char *grown = realloc(h->pending, h->pending_len + size + 1);
+    if (!grown) fuse_reply_err(req, ENOMEM);
+    else {
+      memcpy(grown + h->pending_len, buf, size);
+      h->pending = grown;
+      h->pending_len += size;
+      h->written += size;
+      if (size > 0 && buf[size - 1] == '\n') apply_write(m, req, h, size, 0);
+      else fuse_reply_write(req, size);
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&m->lock);
+  if (h->pending_len > 0) apply_write(m, req, h, 0, 1);
+  else fuse_reply_err(req, 0);
+  pthread_mutex_unlock(&m->lock);
+  (void)ino;
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (n) {
+    if (n->opens) n->opens--;
+    maybe_free(m, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+  free(h->content);
+  free(h->pending);
+  free(h);
+  fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (!n || n->gone) fuse_reply_err(req, ENOENT);
+  else if (!n->is_dir) fuse_reply_err(req, ENOTDIR);
+  else {
+    int listing = needs_listing(m, n, req);
+    if (listing == 1) add_waiter(m, n, req, W_OPENDIR, fi, NULL);
+    else if (listing == 0) reply_opendir(m, req, fi, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+/** readdir and readdirplus: offsets are positions in the listing taken at opendir (0 and 1: `.` and `..`). */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
+  mount_t *m = mount_of(req);
+  listing_t *l = (listing_t *)(uintptr_t)fi->fh;
+  char *buf = malloc(size);
+  if (!buf) { fuse_reply_err(req, ENOMEM); return; }
+  size_t used = 0;
+  pthread_mutex_lock(&m->lock);
+  node_t *dir = find(m, ino);
+  for (size_t i = (size_t)off; i < l->count + 2; i++) {
+    struct fuse_entry_param e;
+    const char *name;
+    node_t *n = NULL;
+    if (i < 2) {
+      memset(&e, 0, sizeof e);                 /* ino 0: the kernel makes no entry for dots */
+      e.attr.st_mode = S_IFDIR | 0755;
+      e.attr.st_ino = i == 0 ? ino : (dir && dir->parent ? dir->parent : ROOT_INO);
+      name = i == 0 ? "." : "..";
+    } else {
+      n = find(m, l->entries[i - 2].ino);
+      if (!n || n->gone) continue;             /* removed since opendir */
+      fill_entry(m, n, &e);
+      name = n->name;
+    }
+    size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)i + 1)
+                       : fuse_add_direntry(req, buf + used, size - used, name, &e.attr, (off_t)i + 1);
+    if (need > size - used) break;
+    used += need;
+    if (plus && n) n->nlookup++;               /* readdirplus counts as a lookup of each entry */
+  }
+  pthread_mutex_unlock(&m->lock);
+  fuse_reply_buf(req, buf, used);
+  free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  list_dir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  list_dir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  free_listing((listing_t *)(uintptr_t)fi->fh);
+  fuse_reply_err(req, 0);
+  (void)ino;
+}
+
+static void refuse(fuse_req_t req) {
+  fuse_reply_err(req, EPERM);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode, dev_t rdev) { refuse(req); (void)p; (void)n; (void)mode; (void)rdev; }
+static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode) { refuse(req); (void)p; (void)n; (void)mode; }
+static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n) { refuse(req); (void)p; (void)n; }
+static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n) { refuse(req); (void)l; (void)p; (void)n; }
+static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np, const char *nn, unsigned int f) {
+  refuse(req); (void)p; (void)n; (void)np; (void)nn; (void)f;
+}
+static void op_link(fuse_req_t req, fuse_ino_t i, fuse_ino_t p, const char *n) { refuse(req); (void)i; (void)p; (void)n; }
+static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode, struct fuse_file_info *fi) {
+  refuse(req); (void)p; (void)n; (void)mode; (void)fi;
+}
+static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char *v, size_t s, int f) {
+  refuse(req); (void)i; (void)n; (void)v; (void)s; (void)f;
+}
+static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n) { refuse(req); (void)i; (void)n; }
+
+static const struct fuse_lowlevel_ops operations = {
+  .lookup = op_lookup, .forget = op_forget, .forget_multi = op_forget_multi, .getattr = op_getattr,
+  .setattr = op_setattr, .open = op_open, .read = op_read, .write = op_write, .flush = op_flush,
+  .release = op_release, .opendir = op_opendir, .readdir = op_readdir, .readdirplus = op_readdirplus,
+  .releasedir = op_releasedir, .mknod = op_mknod, .mkdir = op_mkdir, .unlink = op_unlink, .rmdir = op_unlink,
+  .symlink = op_symlink, .rename = op_rename, .link = op_link, .create = op_create, .setxattr = op_setxattr,
+  .removexattr = op_removexattr,
+};
+
+/* ---------- threads ---------- */
+
+/** Reads the kernel's requests until told to stop; a poll on the stop descriptor ends it without signals. */
+static void *loop_main(void *arg) {
+  mount_t *m = arg;
+  struct fuse_buf buf = { .mem = NULL };
+  struct pollfd fds[2] = { { .fd = m->fuse_fd, .events = POLLIN }, { .fd = m->stop_fd, .events = POLLIN } };
+  while (!fuse_session_exited(m->se)) {
+    if (poll(fds, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+    if (fds[1].revents) break;
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
+    int res = fuse_session_receive_buf(m->se, &buf);
+    if (res == -EINTR || res == -EAGAIN) continue;
+    if (res <= 0) break;
+    fuse_session_process_buf(m->se, &buf);
+  }
+  free(buf.mem);
+  return NULL;
+}
+
+/** Answers requests past their deadline and tells the kernel about removed entries. */
+static void *timer_main(void *arg) {
+  mount_t *m = arg;
+  pthread_mutex_lock(&m->lock);
+  while (!m->stopping) {
+    while (m->inval_head) {
+      inval_t *i = m->inval_head;
+      m->inval_head = i->next;
+      if (!m->inval_head) m->inval_tail = NULL;
+      pthread_mutex_unlock(&m->lock);
+      fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
+      free(i->name);
+      free(i);
+      pthread_mutex_lock(&m->lock);
+      if (m->stopping) break;
+    }
+    if (m->stopping) break;
+    double now = now_ms(), next = now + 1000;
+    while (m->oldest && m->oldest->deadline <= now) {
+      waiter_t *w = m->oldest;
+      unlink_waiter(m, w);
+      expire(m, w);
+      free_waiter(w);
+    }
+    if (m->oldest) next = m->oldest->deadline;
+    for (write_req_t *w = m->writes, *following; w; w = following) {
+      following = w->next;
+      if (w->state != WRITE_PENDING) continue;
+      if (w->deadline <= now) {
+        w->state = WRITE_CANCELLED;           /* the main thread will drop it, never apply it */
+        fuse_reply_err(w->req, EAGAIN);
+      } else if (w->deadline < next) {
+        next = w->deadline;
+      }
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double wait = next - now_ms();
+    if (wait < 1) wait = 1;
+    until.tv_sec += (time_t)(wait / 1000);
+    until.tv_nsec += (long)((wait - (double)(long)(wait / 1000) * 1000) * 1e6);
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    if (!m->inval_head) pthread_cond_timedwait(&m->wake, &m->lock, &until);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/* ---------- the main thread's side ---------- */
+
+#define CHECK(call) do { if ((call) != napi_ok) goto fail; } while (0)
+
+static void unlink_write(mount_t *m, write_req_t *w) {
+  if (w->prev) w->prev->next = w->next; else m->writes = w->next;
+  if (w->next) w->next->prev = w->prev;
+}
+
+static napi_value call_handler(napi_env env, napi_ref ref, int argc, napi_value *argv) {
+  napi_value fn, global, result = NULL;
+  if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &global) != napi_ok) return NULL;
+  if (napi_call_function(env, global, fn, (size_t)argc, argv, &result) != napi_ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);  /* the handlers catch their own errors */
+    return NULL;
+  }
+  return result;
+}
+
+/** The JavaScript answer: a string (the content) or a number (an errno). */
+static int read_result(napi_env env, napi_value result, char **content, size_t *len) {
+  napi_valuetype type;
+  if (!result || napi_typeof(env, result, &type) != napi_ok) return EIO;
+  if (type == napi_number) {
+    int32_t err = EIO;
+    napi_get_value_int32(env, result, &err);
+    return err > 0 ? err : EIO;
+  }
+  if (type != napi_string || napi_get_value_string_utf8(env, result, NULL, 0, len) != napi_ok) return EIO;
+  *content = malloc(*len + 1);
+  if (!*content) return ENOMEM;
+  napi_get_value_string_utf8(env, result, *content, *len + 1, len);
+  return 0;
+}
+
+static void finish_read(napi_env env, mount_t *m, uint64_t ino) {
+  napi_value arg;
+  napi_create_double(env, (double)ino, &arg);
+  char *content = NULL;
+  size_t len = 0;
+  int err = read_result(env, call_handler(env, m->on_read, 1, &arg), &content, &len);
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (n) {
+    n->inflight = 0;
+    if (!err) {
+      // A late answer still becomes the last value.
+      free(n->content);
+      n->content = content;
+      n->content_len = len;
+      n->has_content = 1;
+      content = NULL;
+    }
+    for (waiter_t *w = n->waiters, *following; w; w = following) {
+      following = w->next;
+      unlink_waiter(m, w);
+      settle(m, w, n->content, n->content_len, err);
+      free_waiter(w);
+    }
+    maybe_free(m, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+  free(content);
+}
+
+static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
+  napi_value arg, result;
+  napi_create_double(env, (double)ino, &arg);
+  result = call_handler(env, m->on_list, 1, &arg);
+  int32_t err = EIO;
+  if (result) napi_get_value_int32(env, result, &err);
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (n) {
+    n->inflight = 0;
+    if (!err) n->listed = 1;
+    for (waiter_t *w = n->waiters, *following; w; w = following) {
+      following = w->next;
+      unlink_waiter(m, w);
+      settle(m, w, NULL, 0, n->gone ? ENOENT : err);
+      free_waiter(w);
+    }
+    maybe_free(m, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
+  pthread_mutex_lock(&m->lock);
+  int taken = w->state == WRITE_PENDING;
+  if (taken) w->state = WRITE_TAKEN;
+  unlink_write(m, w);
+  pthread_mutex_unlock(&m->lock);
+  if (taken) {
+    napi_value args[2], result;
+    void *data;
+    napi_create_double(env, (double)w->ino, &args[0]);
+    napi_create_buffer_copy(env, w->len, w->data ? w->data : "", &data, &args[1]);
+    result = call_handler(env, m->on_write, 2, args);
+    int32_t err = EIO;
+    if (result) napi_get_value_int32(env, result, &err);
+    if (err) fuse_reply_err(w->req, err);
+    else if (w->is_flush) fuse_reply_err(w->req, 0);
+    else fuse_reply_write(w->req, w->reply_size);
+  }
+  free(w->data);
+  free(w);
+}
+
+static void release_mount(mount_t *m);
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  call_t *c = data;
+  mount_t *m = context;
+  (void)js_cb;
+  if (env && m->mounted) {
+    if (c->kind == CALL_READ) finish_read(env, m, c->ino);
+    else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
+    else finish_write(env, m, c->write);
+  } else if (c->kind == CALL_WRITE) {
+    free(c->write->data);  /* unmounted: its request was answered at unmount */
+    free(c->write);
+  }
+  free(c);
+}
+
+static void on_beat(uv_timer_t *timer) {
+  mount_t *m = timer->data;
+  m->last_beat = now_ms();
+}
+
+static void close_timer(uv_handle_t *handle) {
+  free(handle);
+}
+
+/* ---------- mounting: fusermount3 with auto_unmount, its socket kept until unmount ---------- */
+
+static int receive_fd(int sock) {
+  char byte;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+  ssize_t res;
+  do res = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (res < 0 && errno == EINTR);
+  if (res <= 0) return -1;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return fd;
+}
+
+/**
+ * Runs `fusermount3 -o OPTIONS -- MOUNTPOINT` with the socket as its fd 3, without a shell. With
+ * auto_unmount it stays alive holding the socket and unmounts when the socket closes and the
+ * connection is dead: when this process dies by any signal, or after unmount() closed /dev/fuse.
+ */
+static int spawn_fusermount(mount_t *m, const char *mountpoint, const char *options, char *error, size_t error_size) {
+  int sv[2], errpipe[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) { snprintf(error, error_size, "socketpair: %s", strerror(errno)); return -1; }
+  if (pipe2(errpipe, O_CLOEXEC) < 0) { close(sv[0]); close(sv[1]); snprintf(error, error_size, "pipe: %s", strerror(errno)); return -1; }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, sv[1], 3);
+  posix_spawn_file_actions_adddup2(&actions, errpipe[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  size_t envc = 0;
+  while (environ[envc]) envc++;
+  char **env = calloc(envc + 2, sizeof *env);
+  size_t k = 0;
+  for (size_t i = 0; env && i < envc; i++) if (strncmp(environ[i], "_FUSE_COMMFD=", 13) != 0) env[k++] = environ[i];
+  if (env) env[k++] = "_FUSE_COMMFD=3";
+  char *argv[] = { "fusermount3", "-o", (char *)options, "--", (char *)mountpoint, NULL };
+  int res = env ? posix_spawnp(&m->helper, "fusermount3", &actions, &attr, argv, env) : ENOMEM;
+  free(env);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(sv[1]);
+  close(errpipe[1]);
+  if (res != 0) {
+    close(sv[0]);
+    close(errpipe[0]);
+    snprintf(error, error_size, res == ENOENT ? "ENOFUSERMOUNT" : "spawning fusermount3: %s", strerror(res));
+    return -1;
+  }
+  int fd = receive_fd(sv[0]);
+  if (fd < 0) {
+    waitpid(m->helper, NULL, 0);
+    m->helper = 0;
+    ssize_t got = read(errpipe[0], error, error_size - 1);
+    error[got > 0 ? got : 0] = 0;
+    while (got > 0 && (error[got - 1] == '\n')) error[--got] = 0;
+    if (!error[0]) snprintf(error, error_size, "fusermount3 failed");
+    close(errpipe[0]);
+    close(sv[0]);
+    return -1;
+  }
+  close(errpipe[0]);
+  m->helper_sock = sv[0];
+  return fd;
+}
+
+/** Stops the threads, closes /dev/fuse (which aborts the connection: no reader stays stuck), lets the helper unmount. */
+static void shutdown_mount(mount_t *m) {
+  if (!m->mounted) return;
+  m->mounted = 0;
+  pthread_mutex_lock(&m->lock);
+  m->stopping = 1;
+  pthread_cond_signal(&m->wake);
+  pthread_mutex_unlock(&m->lock);
+  uint64_t one = 1;
+  if (write(m->stop_fd, &one, sizeof one) < 0) { /* the loop also ends when the device closes */ }
+  if (m->threads_started) {
+    pthread_join(m->loop_thread, NULL);
+    pthread_join(m->timer_thread, NULL);
+  }
+  // Requests still waiting are answered before the device goes, so no reader hangs.
+  while (m->oldest) {
+    waiter_t *w = m->oldest;
+    unlink_waiter(m, w);
+    fuse_reply_err(w->req, ENOTCONN);
+    free_waiter(w);
+  }
+  for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING) { w->state = WRITE_CANCELLED; fuse_reply_err(w->req, ENOTCONN); }
+  if (m->se) fuse_session_destroy(m->se);  /* closes /dev/fuse once the session has it */
+  if (!m->session_owns_fd && m->fuse_fd >= 0) close(m->fuse_fd);
+  m->se = NULL;
+  close(m->stop_fd);
+  if (m->helper_sock >= 0) close(m->helper_sock);
+  if (m->helper > 0) {
+    int status;
+    while (waitpid(m->helper, &status, 0) < 0 && errno == EINTR) {}
+  }
+  while (m->inval_head) {
+    inval_t *i = m->inval_head;
+    m->inval_head = i->next;
+    free(i->name);
+    free(i);
+  }
+  if (m->heartbeat) {
+    uv_timer_stop(m->heartbeat);
+    uv_close((uv_handle_t *)m->heartbeat, close_timer);
+    m->heartbeat = NULL;
+  }
+}
+
+static void free_table(mount_t *m) {
+  for (size_t b = 0; b < m->ino_buckets; b++) {
+    for (node_t *n = m->by_ino[b], *next; n; n = next) {
+      next = n->ino_next;
+      free(n->name);
+      free(n->content);
+      free(n);
+    }
+  }
+  free(m->by_ino);
+  free(m->by_entry);
+}
+
+static void release_mount(mount_t *m) {
+  if (--m->refs > 0) return;
+  free_table(m);
+  pthread_mutex_destroy(&m->lock);
+  pthread_cond_destroy(&m->wake);
+  free(m);
+}
+
+static void cleanup_hook(void *arg) {
+  mount_t *m = arg;
+  if (!m->mounted) return;
+  shutdown_mount(m);
+  napi_delete_reference(m->env, m->on_read);
+  napi_delete_reference(m->env, m->on_list);
+  napi_delete_reference(m->env, m->on_write);
+  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+}
+
+static void tsfn_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  release_mount(data);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  mount_t *m = data;
+  (void)hint;
+  if (m->mounted) {
+    napi_remove_env_cleanup_hook(env, cleanup_hook, m);
+    cleanup_hook(m);
+  }
+  release_mount(m);
+}
+
+static napi_value throw_error(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static mount_t *get_mount(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
+static napi_ref ref_of(napi_env env, napi_value handlers, const char *name) {
+  napi_value fn;
+  napi_ref ref = NULL;
+  if (napi_get_named_property(env, handlers, name, &fn) == napi_ok) napi_create_reference(env, fn, 1, &ref);
+  return ref;
+}
+
+static void add_status_dir(mount_t *m) {
+  node_t *root = find(m, ROOT_INO);
+  node_t *dir = insert(m, root, STATUS_INO_BASE, "procstat", S_IFDIR | 0755, F_DIR);
+  node_t *blocked = insert(m, dir, STATUS_INO_BASE + 1, "event_loop_blocked_ms", S_IFREG | 0444, 0);
+  node_t *stale = insert(m, dir, STATUS_INO_BASE + 2, "stale_reads", S_IFREG | 0444, 0);
+  if (blocked) blocked->local = LOCAL_BLOCKED_MS;
+  if (stale) stale->local = LOCAL_STALE_READS;
+}
+
+/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }) → handle */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], handle, name;
+  char mountpoint[4096], options[1024], error[512] = "";
+  double deadline;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return throw_error(env, "EINVAL", "mount: 4 arguments");
+  if (napi_get_value_string_utf8(env, argv[0], mountpoint, sizeof mountpoint, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: path");
+  if (napi_get_value_string_utf8(env, argv[1], options, sizeof options, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: options");
+  if (napi_get_value_double(env, argv[2], &deadline) != napi_ok) return throw_error(env, "EINVAL", "mount: deadline");
+
+  mount_t *m = calloc(1, sizeof *m);
+  if (!m) return throw_error(env, "ENOMEM", "out of memory");
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_cond_init(&m->wake, NULL);
+  m->env = env;
+  m->deadline_ms = deadline;
+  m->uid = getuid();
+  m->gid = getgid();
+  m->mount_time = (double)time(NULL);
+  m->last_beat = now_ms();
+  m->helper_sock = -1;
+  m->stop_fd = -1;
+  m->fuse_fd = -1;
+  m->refs = 1;
+  m->ino_buckets = m->entry_buckets = 1024;
+  m->by_ino = calloc(m->ino_buckets, sizeof *m->by_ino);
+  m->by_entry = calloc(m->entry_buckets, sizeof *m->by_entry);
+  node_t *root = m->by_ino && m->by_entry ? insert(m, NULL, ROOT_INO, "", S_IFDIR | 0755, F_DIR) : NULL;
+  if (!root) { release_mount(m); return throw_error(env, "ENOMEM", "out of memory"); }
+  root->listed = 1;
+  add_status_dir(m);
+
+  int fd = spawn_fusermount(m, mountpoint, options, error, sizeof error);
+  if (fd < 0) { release_mount(m); return throw_error(env, strcmp(error, "ENOFUSERMOUNT") == 0 ? "ENOFUSERMOUNT" : "EMOUNT", error); }
+  m->fuse_fd = fd;
+  char *args_v[] = { "procstat", NULL };
+  struct fuse_args args = FUSE_ARGS_INIT(1, args_v);
+  char devpath[32];
+  snprintf(devpath, sizeof devpath, "/dev/fd/%d", fd);
+  m->se = fuse_session_new(&args, &operations, sizeof operations, m);
+  if (!m->se || fuse_session_mount(m->se, devpath) != 0) {
+    snprintf(error, sizeof error, "libfuse could not use the FUSE device");
+    goto undo;
+  }
+  m->session_owns_fd = 1;
+  if ((m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) { snprintf(error, sizeof error, "eventfd: %s", strerror(errno)); goto undo; }
+
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  m->heartbeat = calloc(1, sizeof *m->heartbeat);
+  if (!m->heartbeat) goto undo;
+  uv_timer_init(loop, m->heartbeat);
+  m->heartbeat->data = m;
+  uv_timer_start(m->heartbeat, on_beat, HEARTBEAT_MS, HEARTBEAT_MS);
+  uv_unref((uv_handle_t *)m->heartbeat);  /* never keeps the process alive */
+
+  m->on_read = ref_of(env, argv[3], "read");
+  m->on_list = ref_of(env, argv[3], "list");
+  m->on_write = ref_of(env, argv[3], "write");
+  CHECK(napi_create_string_utf8(env, "procstat", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, m, tsfn_finalize, m, call_js, &m->tsfn));
+  m->refs++;
+  CHECK(napi_unref_threadsafe_function(env, m->tsfn));
+  m->mounted = 1;
+  if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
+  if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {
+    uint64_t one = 1;
+    if (write(m->stop_fd, &one, sizeof one) < 0) {}
+    pthread_join(m->loop_thread, NULL);
+    goto fail;
+  }
+  m->threads_started = 1;
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, m));
+  CHECK(napi_create_external(env, m, handle_finalize, NULL, &handle));
+  return handle;
+
+fail:
+  snprintf(error, sizeof error, "could not start the FUSE threads");
+undo:
+  m->mounted = 1;
+  shutdown_mount(m);
+  if (m->tsfn) napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);  /* its finalizer drops its reference */
+  release_mount(m);
+  return throw_error(env, "EMOUNT", error);
+}
+
+/** add(handle, parentIno, ino, name, flags, mode): flags F_DIR | F_LAZY | F_HIDDEN. */
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  double parent, ino;
+  int32_t flags, mode;
+  char name[256];
+  size_t len;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 6 ? get_mount(env, argv[0]) : NULL;
+  if (!m || napi_get_value_double(env, argv[1], &parent) != napi_ok || napi_get_value_double(env, argv[2], &ino) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[3], name, sizeof name, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[4], &flags) != napi_ok || napi_get_value_int32(env, argv[5], &mode) != napi_ok) {
+    return throw_error(env, "EINVAL", "add(handle, parent, ino, name, flags, mode)");
+  }
+  if (!m->mounted) return NULL;
+  pthread_mutex_lock(&m->lock);
+  node_t *dir = find(m, (uint64_t)parent);
+  int ok = 1;
+  if (dir && !dir->gone && !find(m, (uint64_t)ino)) {
+    node_t *old = find_child(m, dir->ino, name);
+    if (old && old->ino >= STATUS_INO_BASE) goto done;  /* procstat/ is the mount's own */
+    if (old) remove_subtree(m, old);   /* a replaced entry: the kernel forgets the old one */
+    ok = insert(m, dir, (uint64_t)ino, name, (uint32_t)mode | ((flags & F_DIR) ? S_IFDIR : S_IFREG), flags) != NULL;
+  }
+done:
+  pthread_mutex_unlock(&m->lock);
+  return ok ? NULL : throw_error(env, "ENOMEM", "out of memory");
+}
+
+/** remove(handle, ino): the node and everything below it; open files of them answer ENOENT. */
+static napi_value js_remove(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double ino;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 2 ? get_mount(env, argv[0]) : NULL;
+  if (!m || napi_get_value_double(env, argv[1], &ino) != napi_ok) return throw_error(env, "EINVAL", "remove(handle, ino)");
+  if (!m->mounted) return NULL;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, (uint64_t)ino);
+  if (n && !n->gone && n->ino != ROOT_INO) remove_subtree(m, n);
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/** setHidden(handle, ino, hidden): left out of its directory's listing, still found by name. */
+static napi_value js_set_hidden(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  double ino;
+  bool hidden;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 3 ? get_mount(env, argv[0]) : NULL;
+  if (!m || napi_get_value_double(env, argv[1], &ino) != napi_ok || napi_get_value_bool(env, argv[2], &hidden) != napi_ok) {
+    return throw_error(env, "EINVAL", "setHidden(handle, ino, hidden)");
+  }
+  if (!m->mounted) return NULL;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, (uint64_t)ino);
+  if (n) n->hidden = hidden;
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/** unmount(handle): synchronous; safe to call twice and at process exit. */
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 1 ? get_mount(env, argv[0]) : NULL;
+  if (!m) return throw_error(env, "EINVAL", "unmount(handle)");
+  if (m->mounted) {
+    napi_remove_env_cleanup_hook(env, cleanup_hook, m);
+    cleanup_hook(m);
+  }
+  return NULL;
+}
+
+/** status(handle) → { staleReads, blockedMs, nodes } */
+static napi_value js_status(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, value;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 1 ? get_mount(env, argv[0]) : NULL;
+  if (!m) return throw_error(env, "EINVAL", "status(handle)");
+  napi_create_object(env, &result);
+  pthread_mutex_lock(&m->lock);
+  double stale = (double)m->stale_reads, nodes = (double)m->count;
+  pthread_mutex_unlock(&m->lock);
+  napi_create_double(env, stale, &value);
+  napi_set_named_property(env, result, "staleReads", value);
+  napi_create_double(env, blocked_ms(m), &value);
+  napi_set_named_property(env, result, "blockedMs", value);
+  napi_create_double(env, nodes, &value);
+  napi_set_named_property(env, result, "nodes", value);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+    { "mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL },
+    { "add", NULL, js_add, NULL, NULL, NULL, napi_default, NULL },
+    { "remove", NULL, js_remove, NULL, NULL, NULL, napi_default, NULL },
+    { "setHidden", NULL, js_set_hidden, NULL, NULL, NULL, napi_default, NULL },
+    { "unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL },
+    { "status", NULL, js_status, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

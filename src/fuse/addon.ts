@@ -1,0 +1,55 @@
+import { existsSync } from 'fs';
+import * as path from 'path';
+import { ProcstatError } from '../runtime/errors';
+
+/** The native binding (native/procstat.c): the inode table and the FUSE session live there. */
+export interface Addon {
+  mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers): MountHandle;
+  add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number): void;
+  remove(handle: MountHandle, ino: number): void;
+  setHidden(handle: MountHandle, ino: number, hidden: boolean): void;
+  unmount(handle: MountHandle): void;
+  status(handle: MountHandle): { staleReads: number; blockedMs: number; nodes: number };
+}
+
+/** What the addon asks JavaScript, on the main thread. Each returns content or an errno (positive). */
+export interface Handlers {
+  read(ino: number): string | number;
+  list(ino: number): number;
+  write(ino: number, data: Buffer): number;
+}
+
+export type MountHandle = { readonly __mount: unique symbol };
+
+export const F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4;
+export const ROOT_INO = 1;
+
+let loaded: Addon | undefined;
+
+/** The directory with binding.gyp: the package root, whichever build of dist/ this file is in. */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'binding.gyp')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/**
+ * Loads the addon on first mount, so that `import 'procstat'` never fails because of FUSE: a
+ * prebuilt binary from prebuilds/, else a local build (build/Release).
+ */
+export function loadAddon(): Addon {
+  if (loaded) return loaded;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    loaded = require('node-gyp-build')(packageRoot()) as Addon;
+    return loaded;
+  } catch (err) {
+    const message = String((err as Error)?.message ?? err);
+    if (/libfuse3\.so/.test(message)) {
+      throw new ProcstatError('ENODEV', 'libfuse3.so.3 is missing: install it (Debian/Ubuntu: apt-get install fuse3), ' +
+        'then start the process again', { cause: err });
+    }
+    throw new ProcstatError('ENODEV', `procstat's native addon could not be loaded (${message}); on this platform it is ` +
+      'built from source at install: install libfuse3-dev and a C compiler, then npm rebuild procstat', { cause: err });
+  }
+}
