@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <dlfcn.h>
 
 extern char **environ;
 
@@ -124,7 +125,8 @@ struct mount {
   int session_owns_fd;
   pid_t helper;
   pthread_t loop_thread, timer_thread;
-  int threads_started, stopping, mounted;
+  int threads_started, stopping, mounted, tracked;
+  volatile int loop_exited;
   napi_env env;
   napi_threadsafe_function tsfn;
   napi_ref on_read, on_list, on_write;
@@ -138,6 +140,8 @@ struct mount {
   int refs;                       /* the JavaScript handle and the threadsafe function */
   node_t **by_ino, **by_entry;
   size_t ino_buckets, entry_buckets, count;
+  size_t queued;                  /* calls handed to the main thread and not yet started */
+  double queued_since;            /* when the oldest of those was handed over (or the last one started) */
   waiter_t *oldest, *newest;      /* every waiter, in arrival order: deadlines are arrival + deadline_ms */
   write_req_t *writes;
   inval_t *inval_head, *inval_tail;
@@ -152,6 +156,15 @@ static double now_ms(void) {
 static double blocked_ms(mount_t *m) {
   double age = now_ms() - m->last_beat;
   return age < BLOCKED_AFTER_MS ? 0 : age;
+}
+
+/**
+ * The main thread is known to be stuck when a call handed to it has waited longer than the
+ * deadline: then requests are answered at once instead of waiting the deadline again. (A stale
+ * heartbeat alone is not proof: right after a long task the loop runs its timers last.)
+ */
+static int stuck(mount_t *m) {
+  return m->queued > 0 && now_ms() - m->queued_since > m->deadline_ms;
 }
 
 /* ---------- the inode table ---------- */
@@ -375,7 +388,8 @@ static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
   c->m = m;
   c->ino = ino;
   c->write = w;
-  if (napi_call_threadsafe_function(m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) free(c);
+  if (napi_call_threadsafe_function(m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) { free(c); return; }
+  if (m->queued++ == 0) m->queued_since = now_ms();
 }
 
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
@@ -456,7 +470,7 @@ static void answer_lookup(mount_t *m, fuse_req_t req, node_t *dir, const char *n
 /** A lazy directory is listed by JavaScript the first time it is used; past the deadline, EAGAIN. */
 static int needs_listing(mount_t *m, node_t *dir, fuse_req_t req) {
   if (!dir->lazy || dir->listed) return 0;
-  if (blocked_ms(m) > m->deadline_ms) { fuse_reply_err(req, EAGAIN); return -1; }
+  if (stuck(m)) { fuse_reply_err(req, EAGAIN); return -1; }
   return 1;
 }
 
@@ -548,8 +562,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     reply_open(m, req, fi, n, buf, len);
   } else if (!wants_read) {
     reply_open(m, req, fi, n, NULL, 0);
-  } else if (blocked_ms(m) > m->deadline_ms) {
-    // Known to be blocked: answer at once rather than wait the deadline again.
+  } else if (stuck(m)) {
+    // Known to be stuck: answer at once rather than wait the deadline again.
     waiter_t w = { .req = req, .kind = W_OPEN, .node = n, .fi = *fi };
     expire(m, &w);
   } else {
@@ -585,7 +599,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   w->deadline = now_ms() + m->deadline_ms;
   h->pending = NULL;
   h->pending_len = 0;
-  if (blocked_ms(m) > m->deadline_ms) {
+  if (stuck(m)) {
     fuse_reply_err(req, EAGAIN);
     free(w->data);
     free(w);
@@ -750,9 +764,19 @@ static const struct fuse_lowlevel_ops operations = {
 
 /* ---------- threads ---------- */
 
+/** The addon's threads never run the SIGINT/SIGTERM handler: it waits for the FUSE thread. */
+static void block_fatal_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 /** Reads the kernel's requests until told to stop; a poll on the stop descriptor ends it without signals. */
 static void *loop_main(void *arg) {
   mount_t *m = arg;
+  block_fatal_signals();
   struct fuse_buf buf = { .mem = NULL };
   struct pollfd fds[2] = { { .fd = m->fuse_fd, .events = POLLIN }, { .fd = m->stop_fd, .events = POLLIN } };
   while (!fuse_session_exited(m->se)) {
@@ -765,12 +789,14 @@ static void *loop_main(void *arg) {
     fuse_session_process_buf(m->se, &buf);
   }
   free(buf.mem);
+  m->loop_exited = 1;
   return NULL;
 }
 
 /** Answers requests past their deadline and tells the kernel about removed entries. */
 static void *timer_main(void *arg) {
   mount_t *m = arg;
+  block_fatal_signals();
   pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
     while (m->inval_head) {
@@ -933,6 +959,9 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   mount_t *m = context;
   (void)js_cb;
   if (env && m->mounted) {
+    pthread_mutex_lock(&m->lock);
+    if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
+    pthread_mutex_unlock(&m->lock);
     if (c->kind == CALL_READ) finish_read(env, m, c->ino);
     else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
     else finish_write(env, m, c->write);
@@ -950,6 +979,83 @@ static void on_beat(uv_timer_t *timer) {
 
 static void close_timer(uv_handle_t *handle) {
   free(handle);
+}
+
+/* ---------- SIGINT and SIGTERM: the mount goes first, then the signal does what it would have done ---------- */
+
+#define MAX_MOUNTS 64
+static mount_t *volatile dying[MAX_MOUNTS];
+static pthread_mutex_t dying_lock = PTHREAD_MUTEX_INITIALIZER;
+static const int fatal_signals[2] = { SIGINT, SIGTERM };
+static struct sigaction previous_action[2];
+static int handler_installed[2];
+static int live_mounts;
+
+/**
+ * Async-signal-safe: closes every mount's device (the connection is aborted, no reader stays
+ * stuck) and fusermount3's socket, waits for fusermount3 to remove the mount, then puts back the
+ * action that was there before procstat (Node's own, which ends the process by that signal) and
+ * raises the signal again. Nothing here needs the main thread, so a stuck loop dies all the same.
+ */
+static void on_fatal_signal(int sig) {
+  uint64_t one = 1;
+  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] && write(dying[i]->stop_fd, &one, sizeof one) < 0) {}
+  // The device is released only once the FUSE thread has left poll(); then closing it aborts the
+  // connection, and fusermount3 sees a dead mount (ENOTCONN) and removes it. Bounded: 500 ms.
+  struct timespec ms = { 0, 1000000 };
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    for (int t = 0; dying[i] && !dying[i]->loop_exited && t < 500; t++) nanosleep(&ms, NULL);
+  }
+  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i]) { close(dying[i]->fuse_fd); close(dying[i]->helper_sock); }
+  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] && dying[i]->helper > 0) waitpid(dying[i]->helper, NULL, 0);
+  int k = sig == SIGINT ? 0 : 1;
+  sigaction(sig, &previous_action[k], NULL);
+  raise(sig);
+}
+
+/** Keeps this library loaded for good: a signal handler must never point into an unloaded addon (a worker's). */
+static void pin_library(void) {
+  static int pinned;
+  Dl_info info;
+  if (pinned || !dladdr((void *)on_fatal_signal, &info) || !info.dli_fname) return;
+  if (dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE)) pinned = 1;
+}
+
+/** `take_signals` is false for a signal the program listens to itself: then its handler decides. */
+static void track_mount(mount_t *m, const int take_signals[2]) {
+  pthread_mutex_lock(&dying_lock);
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    if (dying[i]) continue;
+    dying[i] = m;
+    break;
+  }
+  if (live_mounts++ == 0) {
+    pin_library();
+    for (int k = 0; k < 2; k++) {
+      struct sigaction ours;
+      memset(&ours, 0, sizeof ours);
+      ours.sa_handler = on_fatal_signal;
+      sigfillset(&ours.sa_mask);
+      handler_installed[k] = take_signals[k] && sigaction(fatal_signals[k], &ours, &previous_action[k]) == 0;
+    }
+  }
+  pthread_mutex_unlock(&dying_lock);
+}
+
+static void untrack_mount(mount_t *m) {
+  pthread_mutex_lock(&dying_lock);
+  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] == m) dying[i] = NULL;
+  if (--live_mounts == 0) {
+    for (int k = 0; k < 2; k++) {
+      struct sigaction current;
+      // Only if it is still ours: a listener the program added since has replaced it.
+      if (handler_installed[k] && sigaction(fatal_signals[k], NULL, &current) == 0 && current.sa_handler == on_fatal_signal) {
+        sigaction(fatal_signals[k], &previous_action[k], NULL);
+      }
+      handler_installed[k] = 0;
+    }
+  }
+  pthread_mutex_unlock(&dying_lock);
 }
 
 /* ---------- mounting: fusermount3 with auto_unmount, its socket kept until unmount ---------- */
@@ -1020,6 +1126,10 @@ static int spawn_fusermount(mount_t *m, const char *mountpoint, const char *opti
     return -1;
   }
   close(errpipe[0]);
+  // A dying process's descriptors close in order: the device first (the connection is then dead),
+  // then the socket that wakes fusermount3, which removes a mount only when it finds it dead.
+  int sock = fcntl(sv[0], F_DUPFD_CLOEXEC, fd + 1);
+  if (sock >= 0) { close(sv[0]); sv[0] = sock; }
   m->helper_sock = sv[0];
   return fd;
 }
@@ -1028,6 +1138,7 @@ static int spawn_fusermount(mount_t *m, const char *mountpoint, const char *opti
 static void shutdown_mount(mount_t *m) {
   if (!m->mounted) return;
   m->mounted = 0;
+  if (m->tracked) untrack_mount(m);
   pthread_mutex_lock(&m->lock);
   m->stopping = 1;
   pthread_cond_signal(&m->wake);
@@ -1141,10 +1252,11 @@ static void add_status_dir(mount_t *m) {
   if (stale) stale->local = LOCAL_STALE_READS;
 }
 
-/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }) → handle */
+/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }, takeSigint, takeSigterm) → handle */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], handle, name;
+  size_t argc = 6;
+  napi_value argv[6], handle, name;
+  bool take_sigint = false, take_sigterm = false;
   char mountpoint[4096], options[1024], error[512] = "";
   double deadline;
   size_t len;
@@ -1152,6 +1264,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (napi_get_value_string_utf8(env, argv[0], mountpoint, sizeof mountpoint, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: path");
   if (napi_get_value_string_utf8(env, argv[1], options, sizeof options, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: options");
   if (napi_get_value_double(env, argv[2], &deadline) != napi_ok) return throw_error(env, "EINVAL", "mount: deadline");
+  if (argc == 6) { napi_get_value_bool(env, argv[4], &take_sigint); napi_get_value_bool(env, argv[5], &take_sigterm); }
 
   mount_t *m = calloc(1, sizeof *m);
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
@@ -1215,6 +1328,9 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     goto fail;
   }
   m->threads_started = 1;
+  const int take[2] = { take_sigint, take_sigterm };
+  track_mount(m, take);
+  m->tracked = 1;
   CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, m));
   CHECK(napi_create_external(env, m, handle_finalize, NULL, &handle));
   return handle;

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs everything procstat and its tests need on Debian/Ubuntu: FUSE (fuse, libfuse2), prometheus
-# and tmux for the spec, and the npm packages from package-lock.json (which applies patches/ to
-# fuse-native and builds it from source).
+# Installs everything procstat's repository needs on Debian/Ubuntu, then the npm packages:
+#   fuse3           fusermount3 and libfuse3.so.3: what procstat needs at run time
+#   libfuse3-dev    headers to build the addon from source (this repository has no prebuilt binary)
+#   libfuse2        only for the benchmark's and the spec's bare fuse-native baseline (coexists with fuse3;
+#                   Debian's "fuse" package would remove fuse3, so it is never installed)
+#   prometheus tmux for the spec (promtool, a real Prometheus server, a real terminal)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-command -v fusermount >/dev/null || need+=(fuse)
+command -v fusermount3 >/dev/null || need+=(fuse3)
+[ -f /usr/include/fuse3/fuse_lowlevel.h ] || need+=(libfuse3-dev)
 ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2 ' || need+=(libfuse2)
-# The test suite also drives a real Prometheus server (and promtool) and a real terminal (tmux).
+command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essential)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,4 +20,4 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
   echo "installed: ${need[*]}"
 fi
-npm ci --no-audit --no-fund
+npm ci --no-audit --no-fund   # builds the addon from native/ (node-gyp, Node's installed headers: see .npmrc)

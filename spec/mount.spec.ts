@@ -118,22 +118,22 @@ describe('mount', () => {
     expect(await unmountedSoon(mnt)).to.equal(true);
   });
 
-  it('without fusermount, the error says to install fuse', async () => {
+  it('without fusermount3, the error says to install fuse3', async () => {
     const child = serve(['stay', tempPath('nofuse')], { ...process.env, PATH: '/nonexistent' });
-    expect(await child.line).to.match(/^ERROR ENODEV fusermount was not found.*apt-get install fuse/);
+    expect(await child.line).to.match(/^ERROR ENODEV fusermount3 was not found.*apt-get install fuse3\)/);
     expect((await child.exited).code).to.equal(3);
   });
 
-  it('without libfuse2, the error says to install libfuse2', async () => {
+  it('without libfuse3, the error says to install fuse3', async () => {
     // A private mount namespace hides the library from this child only.
-    const lib = (await shOk('ldconfig -p | grep -o "/.*libfuse.so.2$" | head -1')).trim();
+    const lib = (await shOk('ldconfig -p | grep -o "/.*libfuse3.so.3$" | head -1')).trim();
     const child = spawn('unshare', ['-m', 'bash', '-c',
       `mount --bind /dev/null ${lib} && exec ${process.execPath} ${SERVE} stay ${tempPath('nolib')}`]);
     let out = '';
     child.stdout.on('data', (chunk) => { out += chunk; });
     child.stderr.on('data', (chunk) => { out += chunk; });
     const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(out).to.match(/^ERROR ENODEV libfuse\.so\.2 is missing: install it \(Debian\/Ubuntu: apt-get install libfuse2\)/);
+    expect(out).to.match(/^ERROR ENODEV libfuse3\.so\.3 is missing: install it \(Debian\/Ubuntu: apt-get install fuse3\)/);
     expect(code).to.equal(3);
   });
 });

@@ -15,7 +15,7 @@ describe('snapshot fallback (no FUSE)', () => {
     try {
       expect(await mounted.line).to.equal(`READY ${fuse}`);
       expect(await fallback.line).to.equal(`READY ${snapshot}`);
-      expect(fallback.output()).to.match(/fusermount was not found.*Writing snapshots of the stats to .* every 100 ms instead/s);
+      expect(fallback.output()).to.match(/fusermount3 was not found.*Writing snapshots of the stats to .* every 100 ms instead/s);
       expect(await shOk(`findmnt -n ${snapshot} || echo none`)).to.equal('none\n');
 
       const listing = (root: string) => shOk(`cd ${root} && find . -type f ! -path './procstat/*' ! -name control ! -name reset ! -name reset_interval_sec | sort`);

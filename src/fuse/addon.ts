@@ -4,7 +4,8 @@ import { ProcstatError } from '../runtime/errors';
 
 /** The native binding (native/procstat.c): the inode table and the FUSE session live there. */
 export interface Addon {
-  mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers): MountHandle;
+  /** `takeSigint`/`takeSigterm`: the addon's handler removes the mount before the signal ends the process. */
+  mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers, takeSigint: boolean, takeSigterm: boolean): MountHandle;
   add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number): void;
   remove(handle: MountHandle, ino: number): void;
   setHidden(handle: MountHandle, ino: number, hidden: boolean): void;

@@ -102,9 +102,10 @@ const live = new Set<FuseMount>();
 
 /**
  * A mount still up when the process exits is taken down first (the addon's threads stop, the
- * device closes, fusermount3 removes the mount). Signals need nothing: the kernel closes the
- * device of a dying process and fusermount3's auto_unmount removes the mount, so procstat installs
- * no signal listener, and a process dies by SIGINT or SIGTERM exactly as it would without it.
+ * device closes, fusermount3 removes the mount). Signals take no JavaScript: for SIGINT and
+ * SIGTERM the addon's own handler removes the mount and lets the signal end the process as it
+ * would have (a stuck main thread dies all the same); for a signal the program listens to, its
+ * listener decides; for any other signal, or SIGKILL, fusermount3's auto_unmount removes the mount.
  */
 function unmountAllNow(): void {
   for (const mount of live) mount.unmountNow();
@@ -131,7 +132,7 @@ export class FuseMount {
     try {
       handle = addon.mount(mountpoint, fuseOptions(options), options.deadlineMs ?? DEFAULT_DEADLINE_MS, {
         read: (ino) => publisher.read(ino), list: (ino) => publisher.list(ino), write: (ino, data) => publisher.write(ino, data),
-      });
+      }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0);
     } catch (err) {
       publisher.stop();
       if (created) await fs.rmdir(mountpoint).catch(() => undefined);

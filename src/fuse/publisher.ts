@@ -74,12 +74,12 @@ export class Publisher implements TreeObserver, Handlers {
       const flags = (isDir ? F_DIR : 0) | (isDir && child.lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
       this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, isDir ? 0o755 : (child as FileNode).permissions);
       this.nodes.set(ino, child);
-      if (isDir && !child.lazy) for (const grandchild of child.children()) stack.push([child, grandchild]);
+      if (isDir && !child.lazy) for (const grandchild of child.children(true)) stack.push([child, grandchild]);
     }
   }
 
   private publishChildren(dir: DirNode): void {
-    for (const child of dir.children()) this.publish(dir, child);
+    for (const child of dir.children(true)) this.publish(dir, child);
   }
 
   added(parent: DirNode, child: Node): void {

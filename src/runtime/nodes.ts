@@ -88,8 +88,9 @@ export class DirNode extends Node {
     return names;
   }
 
-  *children(): IterableIterator<Node> {
-    for (const node of this.entries.values()) if (!node.hidden) yield node;
+  /** The listed children; with `withHidden`, hidden ones too (a mirroring view must know them). */
+  *children(withHidden = false): IterableIterator<Node> {
+    for (const node of this.entries.values()) if (withHidden || !node.hidden) yield node;
   }
 
   add<T extends Node>(node: T): T {
