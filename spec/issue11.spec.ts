@@ -169,7 +169,7 @@ describe('issue 11', () => {
         expect(new Set(lines).size, text).to.equal(lines.length);
         const types = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
         expect(new Set(types).size).to.equal(types.length);
-        const shown = new Set(text.split('\n').filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[3].split('/')[0]));
+        const shown = new Set(text.split('\n').filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[4].split('/')[0]));
         const entries = files.length + series.filter((s) => !files.includes(s)).length;
         expect(shown.size + errors.length, text).to.equal(entries);
       }), { numRuns: 200 });
