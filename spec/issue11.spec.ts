@@ -249,9 +249,10 @@ describe('issue 11', () => {
 
     it('issue 11 item 8: the aggregator reports a throwing getter once through \'error\' and shows the rest', () => {
       const { ctx, errors, aggregator } = broken();
-      expect(ctx.readFile(aggregator)).to.equal('svc/good:ff\n');
-      expect(ctx.readFile(aggregator)).to.equal('svc/good:ff\n');
+      const first = ctx.readFile(aggregator);
+      const second = ctx.readFile(aggregator);
       expect(errors).to.have.length(1);
+      expect([first, second]).to.deep.equal(['svc/good:ff\n', 'svc/good:ff\n']);
       expect(errors[0].message).to.include('svc/bad').and.include('boom');
     });
 
@@ -265,16 +266,18 @@ describe('issue 11', () => {
 
     it('issue 11 item 8: a file read by every view is reported once in all', async () => {
       const { ctx, errors, bad, aggregator } = broken();
-      expect(() => ctx.readFile(bad)).to.throw(ProcstatError, /boom/);
       ctx.readFile(aggregator);
+      expect(errors, 'the aggregator, read first, reports it').to.have.length(1);
       ctx.metrics();
+      expect(() => ctx.readFile(bad)).to.throw(ProcstatError, /boom/);
       const dir = tempPath('snap-views');
       const writer = await SnapshotWriter.start(ctx, dir, 20);
       await sleep(60);
-      expect(await fs.readFile(path.join(dir, 'all'), 'utf8')).to.equal('svc/good:ff\n');
-      expect(await fs.readFile(path.join(dir, 'svc', 'good'), 'utf8')).to.equal('ff\n');
+      const aggregated = await fs.readFile(path.join(dir, 'all'), 'utf8');
+      const good = await fs.readFile(path.join(dir, 'svc', 'good'), 'utf8');
       await writer.unmount();
       expect(errors).to.have.length(1);
+      expect([aggregated, good]).to.deep.equal(['svc/good:ff\n', 'ff\n']);
     });
   });
 });
