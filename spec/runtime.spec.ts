@@ -14,8 +14,9 @@ describe('runtime (no FUSE)', () => {
     expect(formatDecimal(0.1)).to.equal('0.1');
     expect(formatDecimal(-3n)).to.equal('-3');
     expect(formatDecimal(false)).to.equal('0');
-    expect(formatHex(255)).to.equal('0xff');
+    expect(formatHex(255)).to.equal('ff');
     expect(formatAddress(-1)).to.equal('0xffffffffffffffff');
+    expect(formatAddress(255)).to.equal('0xff');
   });
 
   it('parses parameter writes strictly', () => {
@@ -83,6 +84,6 @@ describe('runtime (no FUSE)', () => {
     const dir = ctx.createDirectory(null, 'd');
     ctx.createValue(dir, 'a', () => 1);
     ctx.createValue(ctx.createDirectory(dir, 'sub'), 'b', () => 'x');
-    expect(aggregate(ctx.root)).to.equal('d/a:1\nd/sub/b:x\n');
+    expect(aggregate(ctx.root, ctx)).to.equal('d/a:1\nd/sub/b:x\n');
   });
 });

@@ -1,4 +1,4 @@
-import { collect, Exposition } from './runtime/prometheus';
+import { Exposition } from './runtime/prometheus';
 import { StatsTree } from './runtime/stats-tree';
 
 /** The part of a prom-client `Registry` this adapter uses (prom-client is an optional peer). */
@@ -17,7 +17,7 @@ export function registerWithPromClient(ctx: StatsTree, registry: PromClientRegis
   // One walk of the tree per scrape: every family's get() in the same tick shares it.
   const current = (): Exposition => {
     if (!snapshot) {
-      snapshot = collect(ctx.root, options.prefix);
+      snapshot = ctx.collectMetrics(options);
       setImmediate(() => { snapshot = null; });
     }
     return snapshot;

@@ -1,11 +1,13 @@
 import { DirNode, FileNode, Node } from './nodes';
+import { FileReader } from './read';
 
 /**
  * The content of an aggregator file: one `relative/path:value` line per readable value below `dir`,
- * in tree order, leaving out aggregators (itself included) and write-only files. A value whose
- * getter throws is left out too, so one broken getter does not hide all the others.
+ * in tree order, leaving out aggregators (itself included) and write-only files. Values are read
+ * through `reader` (the tree's one read path), so a getter that throws is reported once, like a
+ * read of its own file, and left out, so one broken getter does not hide all the others.
  */
-export function aggregate(dir: DirNode): string {
+export function aggregate(dir: DirNode, reader: FileReader): string {
   const lines: string[] = [];
   const visit = (node: Node, prefix: string): void => {
     if (node instanceof DirNode) {
@@ -13,10 +15,10 @@ export function aggregate(dir: DirNode): string {
       return;
     }
     const file = node as FileNode;
-    if (!file.behavior.read || file.behavior.aggregate) return;
+    if (!file.readable || file.behavior.aggregate) return;
     let text: string;
     try {
-      text = file.behavior.read();
+      text = reader.readFile(file);
     } catch {
       return;
     }
@@ -26,6 +28,6 @@ export function aggregate(dir: DirNode): string {
   return lines.join('');
 }
 
-export function aggregatorFile(name: string, dir: DirNode): FileNode {
-  return new FileNode(name, { read: () => aggregate(dir), aggregate: true });
+export function aggregatorFile(name: string, dir: DirNode, reader: FileReader): FileNode {
+  return new FileNode(name, { read: () => aggregate(dir, reader), aggregate: true });
 }

@@ -27,15 +27,26 @@ function toInteger(value: unknown): bigint {
   return BigInt(Math.trunc(Number(value)));
 }
 
-/** Lower-case hex with a 0x prefix: `0x1f`. */
-export function formatHex(value: unknown): string {
+/**
+ * The digits the C library's `%lx` prints: lower-case hex, no prefix, a negative value as its 64-bit
+ * two's complement (`-1` → `ffffffffffffffff`). Integers beyond 64 bits (bigint) print all their
+ * digits, with a `-` below -2^63, rather than wrap into a wrong number.
+ */
+function hexDigits(value: unknown): string {
   const n = toInteger(value);
-  return n < 0n ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
+  if (n >= 0n) return n.toString(16);
+  return n >= -(2n ** 63n) ? BigInt.asUintN(64, n).toString(16) : `-${(-n).toString(16)}`;
 }
 
-/** A 64-bit address: `0x` and 16 hex digits. */
+/** The C library's hex formatter, `%lx`: `ff`. */
+export function formatHex(value: unknown): string {
+  return hexDigits(value);
+}
+
+/** The C library's address formatter, `0x%lx`: `0xff`, `0x7f001234`. */
 export function formatAddress(value: unknown): string {
-  return `0x${BigInt.asUintN(64, toInteger(value)).toString(16).padStart(16, '0')}`;
+  const digits = hexDigits(value);
+  return digits.startsWith('-') ? `-0x${digits.slice(1)}` : `0x${digits}`;
 }
 
 export function formatterFor(format: ValueFormat = 'decimal'): (value: unknown) => string {

@@ -14,9 +14,18 @@ export function checkName(name: unknown, where: string): string {
     `${where}: invalid name ${JSON.stringify(name)}; use 1-255 characters from [A-Za-z0-9._-], not "." or ".."`);
 }
 
-/** Turns any key into a valid name by replacing what a file name cannot hold (instance keys). */
+/**
+ * The longest sanitized key: 255 bytes less room for the `-n` suffix a key in use gets (`-` and the
+ * 16 digits of Number.MAX_SAFE_INTEGER), so that a suffixed key is still a valid name.
+ */
+export const MAX_KEY_LENGTH = 255 - 17;
+
+/**
+ * Turns any key into a valid name by replacing what a file name cannot hold (instance keys), cut to
+ * MAX_KEY_LENGTH characters (all ASCII, so bytes).
+ */
 export function sanitizeName(key: unknown): string {
-  let name = String(key).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 255);
+  let name = String(key).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_KEY_LENGTH);
   if (name === '' || name === '.' || name === '..') name = name.replace(/\./g, '_') || '_';
   return name;
 }

@@ -1,5 +1,7 @@
+import { ProcstatError } from './errors';
 import { Histogram } from './histogram';
 import { DirNode, FileNode, Node } from './nodes';
+import { FileReader } from './read';
 import { Series } from './series';
 
 /**
@@ -8,6 +10,11 @@ import { Series } from './series';
  * collection elements become labels named by their directory (`{http="8080",routes="GET_users"}`).
  * `@Counter` values are counters (`_total`), other numbers, booleans and Dates (in seconds) gauges,
  * series and histograms summaries, strings an `_info` metric with the text as a label.
+ *
+ * Names that collide: different paths can make one name (`a-b`, `a_b` and `aB` all make `a_b`; a
+ * file `lat_sum` and a series `lat`, whose summary has a `lat_sum` sample). The first path in tree
+ * order keeps the name; every other one is left out and reported once (an EEXIST through the
+ * context's 'error' event), so no name ever carries samples of two paths.
  */
 
 export type Labels = Array<[string, string]>;
@@ -64,10 +71,23 @@ function numeric(value: unknown): string | undefined {
   }
 }
 
+export interface ExpositionOptions {
+  prefix?: string;
+  /** How values are read: the tree's one read path (read.ts), which reports a throwing getter. */
+  reader: FileReader;
+  /** Told of a path left out because its name is taken, keyed so that the tree reports it once. */
+  report?: (key: string, error: ProcstatError) => void;
+}
+
 export class Exposition {
   readonly families = new Map<string, Family>();
+  /** Every sample name in use, with the path (and kind) that made it. */
+  private readonly owners = new Map<string, string>();
+  private readonly prefix: string;
 
-  constructor(private readonly prefix: string) {}
+  constructor(private readonly options: ExpositionOptions) {
+    this.prefix = options.prefix ?? '';
+  }
 
   private add(name: string, type: Family['type'], help: string, line: Sample): void {
     let family = this.families.get(name);
@@ -75,14 +95,30 @@ export class Exposition {
     if (family.type === type) family.samples.push(line);
   }
 
+  /**
+   * Takes the sample names a path needs; false (and the path reported) when another path, or the
+   * same path as another kind, already has one of them.
+   */
+  private claim(path: string, kind: string, names: string[]): boolean {
+    const owner = `${path} (${kind})`;
+    const taken = names.find((name) => (this.owners.get(name) ?? owner) !== owner);
+    if (taken === undefined) {
+      for (const name of names) this.owners.set(name, owner);
+      return true;
+    }
+    this.options.report?.(`prometheus\0${owner}\0${taken}`, new ProcstatError('EEXIST',
+      `procstat: ${path} (${kind}) is left out of the Prometheus view: the name ${taken} is already ${this.owners.get(taken)}'s`));
+    return false;
+  }
+
   private file(file: FileNode, parts: string[], labels: Labels): void {
     const { value, metric } = file.behavior;
     if (!value || file.behavior.aggregate) return;
     let raw: unknown;
     try {
-      raw = value();
+      raw = this.options.reader.readFile(file, 'value');
     } catch {
-      return; // a throwing getter is EIO on the mount; here it is left out
+      return; // a throwing getter is EIO on the mount, reported once by the reader; here it is left out
     }
     const base = metricName([this.prefix, ...parts].filter(Boolean));
     const path = parts.join('/');
@@ -90,16 +126,22 @@ export class Exposition {
     if (number !== undefined) {
       const counter = metric === 'counter';
       const name = counter && !base.endsWith('_total') ? `${base}_total` : base;
-      this.add(name, counter ? 'counter' : 'gauge', `procstat ${path}`, sample(name, labels, number));
+      const type = counter ? 'counter' : 'gauge';
+      if (this.claim(path, type, [name])) this.add(name, type, `procstat ${path}`, sample(name, labels, number));
     } else if (typeof raw === 'string') {
       const name = `${base}_info`;
-      this.add(name, 'gauge', `procstat ${path} (text in the value label)`, sample(name, [...labels, ['value', raw]], '1'));
+      if (this.claim(path, 'info', [name])) {
+        this.add(name, 'gauge', `procstat ${path} (text in the value label)`, sample(name, [...labels, ['value', raw]], '1'));
+      }
     }
   }
 
   private statistics(stats: Series | Histogram, parts: string[], labels: Labels): void {
-    stats.refresh();
     const name = metricName([this.prefix, ...parts].filter(Boolean));
+    const gauges = stats instanceof Series ? ['min', 'max', 'last', 'stddev'] as const : [];
+    const kind = stats instanceof Series ? 'series' : 'histogram';
+    if (!this.claim(parts.join('/'), kind, [name, `${name}_sum`, `${name}_count`, ...gauges.map((g) => `${name}_${g}`)])) return;
+    stats.refresh();
     const help = `procstat ${parts.join('/')}`;
     if (stats instanceof Histogram) {
       for (const fraction of stats.fractions) {
@@ -109,8 +151,8 @@ export class Exposition {
     this.add(name, 'summary', help, sample(`${name}_sum`, labels, numberText(stats.sum)));
     this.add(name, 'summary', help, sample(`${name}_count`, labels, String(stats.count)));
     if (stats instanceof Series) {
-      for (const [suffix, value] of [['min', stats.min], ['max', stats.max], ['last', stats.last], ['stddev', stats.stddev]] as const) {
-        this.add(`${name}_${suffix}`, 'gauge', `${help}/${suffix}`, sample(`${name}_${suffix}`, labels, numberText(value)));
+      for (const suffix of gauges) {
+        this.add(`${name}_${suffix}`, 'gauge', `${help}/${suffix}`, sample(`${name}_${suffix}`, labels, numberText(stats[suffix])));
       }
     }
   }
@@ -135,13 +177,13 @@ export class Exposition {
 }
 
 /** The metric families of the tree below `root`. */
-export function collect(root: DirNode, prefix = ''): Exposition {
-  const view = new Exposition(prefix);
+export function collect(root: DirNode, options: ExpositionOptions): Exposition {
+  const view = new Exposition(options);
   view.visit(root, [], []);
   return view;
 }
 
 /** The whole tree below `root` in the Prometheus text format. */
-export function exposition(root: DirNode, prefix = ''): string {
-  return collect(root, prefix).text();
+export function exposition(root: DirNode, options: ExpositionOptions): string {
+  return collect(root, options).text();
 }

@@ -9,7 +9,8 @@ import { ClassSpec, specOfInstance } from './class-spec';
 import { ClassDir, InstanceDir } from './instances';
 import { checkName } from './names';
 import { addProcessMetrics } from './process-metrics';
-import { exposition } from './prometheus';
+import { collect, Exposition } from './prometheus';
+import { FileReader, ReadAs, readFile } from './read';
 import { DirNode, FileNode, Node, TreeNode } from './nodes';
 import { Series } from './series';
 import { StartEnd } from './start-end';
@@ -32,12 +33,13 @@ export interface ValueOptions {
  * The stats tree and the imperative API of the C library (SPEC §3.2), without any FUSE: a view
  * (the mount) reads it through `readFile`/`writeFile`.
  */
-export class StatsTree extends EventEmitter {
+export class StatsTree extends EventEmitter implements FileReader {
   readonly root = new DirNode('');
   /** Series and histograms are returned as themselves; this finds their directories. */
   private readonly directories = new WeakMap<Series | Histogram, DirNode>();
-  /** Getter failures are reported once per file, not once per read. */
+  /** Getter failures are reported once per file, not once per read; other problems once per key. */
   private readonly reported = new WeakSet<FileNode>();
+  private readonly reportedKeys = new Set<string>();
   private readonly classDirs = new Map<ClassSpec, ClassDir>();
   /** Released objects that cannot take the RELEASED mark (frozen, sealed). */
   private readonly releasedFrozen = new WeakSet<object>();
@@ -164,7 +166,7 @@ export class StatsTree extends EventEmitter {
 
   createAggregator(parent: Parent, name: string): FileNode {
     const dir = this.dirOf(parent);
-    return this.attach(parent, aggregatorFile(checkName(name, 'createAggregator'), dir));
+    return this.attach(parent, aggregatorFile(checkName(name, 'createAggregator'), dir, this));
   }
 
   /** The item at `name` below `parent`; `name` may be a path such as `outer-0/inner-3/value-6`. */
@@ -202,7 +204,12 @@ export class StatsTree extends EventEmitter {
 
   /** The whole tree in the Prometheus text format (see prometheus.ts for the mapping). */
   metrics(options: { prefix?: string } = {}): string {
-    return exposition(this.root, options.prefix);
+    return this.collectMetrics(options).text();
+  }
+
+  /** The metric families behind `metrics()` (the prom-client adapter uses them). */
+  collectMetrics(options: { prefix?: string } = {}): Exposition {
+    return collect(this.root, { prefix: options.prefix, reader: this, report: (key, error) => this.reportOnce(key, error) });
   }
 
   /** A `node:http` request handler that serves `metrics()`: `http.createServer(ctx.metricsHandler())`. */
@@ -213,15 +220,14 @@ export class StatsTree extends EventEmitter {
     };
   }
 
-  /** A file's content for a view. A getter that throws is EIO, reported once through 'error'. */
-  readFile(file: FileNode): string {
-    try {
-      return file.behavior.read!();
-    } catch (err) {
-      if (err instanceof ProcstatError) throw err;
-      this.reportOnce(file, err);
-      throw new ProcstatError('EIO', `reading ${file.pathFrom(null)} failed: ${(err as Error)?.message ?? err}`, { cause: err });
-    }
+  /**
+   * A file's content for a view, or with `'value'` its raw value (the Prometheus view): every view
+   * reads through here (read.ts). A getter that throws is EIO, reported once through 'error'.
+   */
+  readFile(file: FileNode): string;
+  readFile(file: FileNode, as: 'value'): unknown;
+  readFile(file: FileNode, as: ReadAs = 'text'): unknown {
+    return readFile(file, as, (failed, error) => this.reportOnce(failed, error));
   }
 
   /** Applies a write from a view; throws ProcstatError EINVAL (value unchanged) when it is refused. */
@@ -229,10 +235,14 @@ export class StatsTree extends EventEmitter {
     file.behavior.write!(text);
   }
 
-  private reportOnce(file: FileNode, err: unknown): void {
-    if (this.reported.has(file)) return;
-    this.reported.add(file);
-    const error = new ProcstatError('EIO', `procstat: the getter of ${file.pathFrom(null)} threw: ${(err as Error)?.message ?? err}`, { cause: err });
+  /**
+   * Reports a problem of a view once per key (a file, or a string naming the problem): through the
+   * 'error' event, or a process warning when nothing listens.
+   */
+  reportOnce(key: FileNode | string, error: ProcstatError): void {
+    if (typeof key === 'string' ? this.reportedKeys.has(key) : this.reported.has(key)) return;
+    if (typeof key === 'string') this.reportedKeys.add(key);
+    else this.reported.add(key);
     // An 'error' event without a listener would throw and crash the service; warn instead.
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error.message, 'ProcstatWarning');

@@ -1,30 +1,58 @@
-import { promises as fs, rmSync } from 'fs';
+import { promises as fs, rmdirSync, unlinkSync } from 'fs';
 import * as path from 'path';
+import { ProcstatError } from '../runtime/errors';
 import { DirNode, FileNode, Node } from '../runtime/nodes';
-import { ServedTree } from '../fuse/served-tree';
+
+/** What the writer needs of a context: its tree, the one read path, and its once-only reporting. */
+export interface SnapshotSource {
+  readonly root: DirNode;
+  /** A file's content (read.ts); throws ProcstatError (EIO for a getter that threw, reported once). */
+  readFile(file: FileNode): string;
+  /** Reports a problem once per key, through the context's 'error' event. */
+  reportOnce(key: string, error: ProcstatError): void;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
 
 /**
  * Life without FUSE: the tree written as ordinary files under a directory every `intervalMs`, so
  * `cat` and `grep -r` keep working with values at most one interval old. Each file is replaced by
  * an atomic rename, so a reader sees a whole old value or a whole new one. Parameters are written
  * like values (read-only: a write would not reach the process); write-only files are left out.
+ *
+ * The writer touches only what it made: it removes the files it wrote and the directories it
+ * created (when they are empty), never a directory or file that was there before, and never
+ * overwrites one. A path of the tree taken by such a file is left alone and reported once.
+ * A getter that throws keeps its file's previous value.
  */
 export class SnapshotWriter {
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   private writing: Promise<void> = Promise.resolve();
-  /** Paths written by the last pass, to remove what left the tree. */
+  /** Files written by the last pass: the writer's own, to replace or remove. */
   private written = new Set<string>();
-  private readonly removeAtExit = () => rmSync(this.directory, { recursive: true, force: true });
+  /** Directories below `directory` that this writer created. */
+  private createdDirs = new Set<string>();
+  private readonly removeAtExit = () => this.removeOwnSync();
 
-  private constructor(private readonly tree: ServedTree, readonly directory: string) {}
+  /** `directory` and those of its ancestors that did not exist before, deepest first. */
+  private constructor(private readonly tree: SnapshotSource, readonly directory: string,
+    private readonly intervalMs: number, private readonly createdRoot: string[]) {}
 
-  static async start(tree: ServedTree, directory: string, intervalMs: number): Promise<SnapshotWriter> {
+  static async start(tree: SnapshotSource, directory: string, intervalMs: number): Promise<SnapshotWriter> {
+    const createdRoot: string[] = [];
+    for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
+      const exists = await fs.lstat(dir).then(() => true, () => false);
+      if (exists || dir === path.dirname(dir)) break;
+      createdRoot.push(dir);
+    }
     await fs.mkdir(directory, { recursive: true });
-    const writer = new SnapshotWriter(tree, directory);
-    await writer.pass();
-    writer.timer = setInterval(() => { writer.writing = writer.writing.then(() => writer.pass()); }, intervalMs);
-    writer.timer.unref();
+    const writer = new SnapshotWriter(tree, directory, intervalMs, createdRoot);
     process.on('exit', writer.removeAtExit);
+    await writer.pass();
+    writer.schedule();
     return writer;
   }
 
@@ -32,40 +60,80 @@ export class SnapshotWriter {
     return this.directory;
   }
 
-  private async pass(): Promise<void> {
-    const now = new Set<string>();
-    await this.write(this.tree.root, this.directory, now);
-    for (const old of this.written) if (!now.has(old)) await fs.rm(old, { recursive: true, force: true });
-    this.written = now;
+  /** The next pass starts an interval after the last one ended, so slow passes never pile up. */
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.writing = this.pass()
+        .catch((err) => this.tree.reportOnce(`snapshot\0${codeOf(err) ?? err}`,
+          new ProcstatError('EIO', `procstat: writing the snapshot to ${this.directory} failed: ${(err as Error)?.message ?? err}`, { cause: err })))
+        .finally(() => { if (!this.stopped) this.schedule(); });
+    }, this.intervalMs);
+    this.timer.unref();
   }
 
-  private async write(node: Node, target: string, seen: Set<string>): Promise<void> {
+  private clash(target: string, what: string): void {
+    this.tree.reportOnce(`snapshot\0${target}`, new ProcstatError('EEXIST',
+      `procstat: the snapshot leaves ${target} out: ${what} exists there that procstat did not write; ` +
+      'it is neither overwritten nor removed (move it away, or snapshot to another directory)'));
+  }
+
+  private async pass(): Promise<void> {
+    const files = new Set<string>();
+    const dirs = new Set<string>();
+    await this.write(this.tree.root, this.directory, files, dirs);
+    for (const old of this.written) if (!files.has(old)) await fs.unlink(old).catch(() => undefined);
+    this.written = files;
+    for (const dir of [...this.createdDirs].sort((a, b) => b.length - a.length)) {
+      if (dirs.has(dir)) continue;
+      await fs.rmdir(dir).catch(() => undefined); // not empty: it holds someone else's files, and stays
+      this.createdDirs.delete(dir);
+    }
+  }
+
+  private async write(node: Node, target: string, files: Set<string>, dirs: Set<string>): Promise<void> {
     if (node instanceof DirNode) {
-      if (node !== this.tree.root) {
-        await fs.mkdir(target, { recursive: true });
-        seen.add(target);
+      if (node !== this.tree.root && !this.createdDirs.has(target)) {
+        const made = await fs.mkdir(target).then(() => true, (err) => {
+          if (codeOf(err) !== 'EEXIST') throw err;
+          return false;
+        });
+        if (made) this.createdDirs.add(target);
+        else if (!(await fs.lstat(target)).isDirectory()) return this.clash(target, 'a file');
       }
-      for (const child of node.children()) await this.write(child, path.join(target, child.name), seen);
+      dirs.add(target);
+      for (const child of node.children()) await this.write(child, path.join(target, child.name), files, dirs);
       return;
     }
     const file = node as FileNode;
     if (!file.readable) return;
+    if (!this.written.has(target) && await fs.lstat(target).then(() => true, () => false)) return this.clash(target, 'an entry');
     let content: string;
     try {
       content = this.tree.readFile(file);
-    } catch {
-      return; // a throwing getter: the previous value stays
+    } catch (err) {
+      // A getter that threw (EIO, reported once by the read): the previous value stays.
+      if (err instanceof ProcstatError && err.code === 'EIO' && this.written.has(target)) files.add(target);
+      return;
     }
     const temporary = `${target}.${process.pid}.tmp`;
     await fs.writeFile(temporary, content, { mode: 0o444 });
     await fs.rename(temporary, target);
-    seen.add(target);
+    files.add(target);
+  }
+
+  /** At exit, no event loop: the same clean-up, synchronously. */
+  private removeOwnSync(): void {
+    for (const file of this.written) try { unlinkSync(file); } catch { /* gone already */ }
+    for (const dir of [...[...this.createdDirs].sort((a, b) => b.length - a.length), ...this.createdRoot]) {
+      try { rmdirSync(dir); } catch { /* not empty: someone else's files are in it */ }
+    }
   }
 
   async unmount(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     await this.writing;
     process.off('exit', this.removeAtExit);
-    await fs.rm(this.directory, { recursive: true, force: true });
+    this.removeOwnSync();
   }
 }

@@ -1,0 +1,37 @@
+import { ProcstatError } from './errors';
+
+/**
+ * The largest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms instead, so a larger deadline or interval would quietly mean the opposite.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The numeric options of `mount(path, options)`, each a number of milliseconds in [1, MAX_TIMER_MS]. */
+const MILLISECOND_OPTIONS = ['deadlineMs', 'snapshotIntervalMs'] as const;
+
+function shown(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return value === null ? 'null' : typeof value;
+}
+
+/**
+ * Checks the options of `mount(path, options)` before anything is mounted: `deadlineMs` and
+ * `snapshotIntervalMs`, when given, must be numbers of milliseconds from 1 to 2147483647 (not
+ * negative, zero, NaN, Infinity, or of another type). Throws ProcstatError EINVAL naming the
+ * option, the value and the allowed range. A pure function: it reads nothing else.
+ */
+export function validateMountOptions(options: unknown): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) {
+    throw new ProcstatError('EINVAL', `mount() options must be an object, not ${shown(options)}`);
+  }
+  for (const name of MILLISECOND_OPTIONS) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
+      throw new ProcstatError('EINVAL', `mount() option ${name} is ${shown(value)}; ` +
+        `use a number of milliseconds from 1 to ${MAX_TIMER_MS}, or leave it out for the default`);
+    }
+  }
+}
