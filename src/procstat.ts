@@ -1,6 +1,7 @@
 import { chooseMountpoint } from './fuse/mount-path';
 import { FuseMount, MountOptions } from './fuse/mount';
 import { ProcstatError } from './runtime/errors';
+import { validateMountOptions } from './runtime/mount-options';
 import { StatsTree } from './runtime/stats-tree';
 import { SnapshotWriter } from './snapshot/snapshot-writer';
 
@@ -28,6 +29,7 @@ export class Procstat extends StatsTree {
     if (this.mounted) {
       throw new ProcstatError('EBUSY', `this context is already mounted at ${this.mounted.mountpoint}; unmount() it first`);
     }
+    validateMountOptions(options);
     const mountpoint = await chooseMountpoint(path);
     try {
       this.mounted = await FuseMount.mount(this, mountpoint, options);

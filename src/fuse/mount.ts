@@ -52,13 +52,6 @@ async function checkFuse(): Promise<void> {
   if (!await onPath('fusermount3')) throw new ProcstatError('ENODEV', NO_FUSERMOUNT);
 }
 
-function checkOptions(options: MountOptions): void {
-  const deadline = options.deadlineMs;
-  if (deadline !== undefined && !(typeof deadline === 'number' && Number.isFinite(deadline) && deadline > 0)) {
-    throw new ProcstatError('EINVAL', `mount option deadlineMs must be a positive number of milliseconds, not ${String(deadline)}`);
-  }
-}
-
 /** Unmounts a stale mount (its process is gone) without a shell. */
 function unmountStale(mountpoint: string): Promise<void> {
   return run('fusermount3', ['-uz', '--', mountpoint]).catch(() => undefined);
@@ -119,7 +112,6 @@ export class FuseMount {
     private readonly created: boolean) {}
 
   static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
-    checkOptions(options);
     await checkFuse();
     const addon = loadAddon();
     if (options.allowOther) {
