@@ -119,12 +119,13 @@ typedef struct inval {
 
 struct mount {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;           /* the timer thread: a new earliest deadline, or stop */
+  pthread_cond_t inval_wake;     /* the notify thread: an entry to invalidate, or stop */
   struct fuse_session *se;
   int fuse_fd, stop_fd, helper_sock;
   int session_owns_fd;
   pid_t helper;
-  pthread_t loop_thread, timer_thread;
+  pthread_t loop_thread, timer_thread, notify_thread;
   int threads_started, stopping, mounted, tracked;
   volatile int loop_exited;
   napi_env env;
@@ -272,7 +273,7 @@ static void queue_inval(mount_t *m, uint64_t parent, const char *name) {
   i->parent = parent;
   if (m->inval_tail) m->inval_tail->next = i; else m->inval_head = i;
   m->inval_tail = i;
-  pthread_cond_signal(&m->wake);
+  pthread_cond_signal(&m->inval_wake);
 }
 
 static void fail_waiters(mount_t *m, node_t *n, int err);
@@ -393,6 +394,7 @@ static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
 }
 
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
+  if (m->stopping) { fuse_reply_err(req, ENOTCONN); return; }
   waiter_t *w = calloc(1, sizeof *w);
   if (!w || (name && !(w->name = strdup(name)))) { free(w); fuse_reply_err(req, ENOMEM); return; }
   w->req = req;
@@ -599,7 +601,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   w->deadline = now_ms() + m->deadline_ms;
   h->pending = NULL;
   h->pending_len = 0;
-  if (stuck(m)) {
+  if (stuck(m) || m->stopping) {
     fuse_reply_err(req, EAGAIN);
     free(w->data);
     free(w);
@@ -793,24 +795,36 @@ static void *loop_main(void *arg) {
   return NULL;
 }
 
-/** Answers requests past their deadline and tells the kernel about removed entries. */
+/**
+ * Tells the kernel about removed entries. A thread of its own: the kernel's invalidation waits for
+ * the directory's lock, which a lookup in that directory holds until it is answered, and that
+ * answer may be one the timer thread gives at the deadline.
+ */
+static void *notify_main(void *arg) {
+  mount_t *m = arg;
+  block_fatal_signals();
+  pthread_mutex_lock(&m->lock);
+  while (!m->stopping) {
+    inval_t *i = m->inval_head;
+    if (!i) { pthread_cond_wait(&m->inval_wake, &m->lock); continue; }
+    m->inval_head = i->next;
+    if (!m->inval_head) m->inval_tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
+    free(i->name);
+    free(i);
+    pthread_mutex_lock(&m->lock);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/** Answers requests that JavaScript has not answered within the deadline. */
 static void *timer_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
   pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
-    while (m->inval_head) {
-      inval_t *i = m->inval_head;
-      m->inval_head = i->next;
-      if (!m->inval_head) m->inval_tail = NULL;
-      pthread_mutex_unlock(&m->lock);
-      fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
-      free(i->name);
-      free(i);
-      pthread_mutex_lock(&m->lock);
-      if (m->stopping) break;
-    }
-    if (m->stopping) break;
     double now = now_ms(), next = now + 1000;
     while (m->oldest && m->oldest->deadline <= now) {
       waiter_t *w = m->oldest;
@@ -819,8 +833,7 @@ static void *timer_main(void *arg) {
       free_waiter(w);
     }
     if (m->oldest) next = m->oldest->deadline;
-    for (write_req_t *w = m->writes, *following; w; w = following) {
-      following = w->next;
+    for (write_req_t *w = m->writes; w; w = w->next) {
       if (w->state != WRITE_PENDING) continue;
       if (w->deadline <= now) {
         w->state = WRITE_CANCELLED;           /* the main thread will drop it, never apply it */
@@ -833,10 +846,10 @@ static void *timer_main(void *arg) {
     clock_gettime(CLOCK_REALTIME, &until);
     double wait = next - now_ms();
     if (wait < 1) wait = 1;
-    until.tv_sec += (time_t)(wait / 1000);
-    until.tv_nsec += (long)((wait - (double)(long)(wait / 1000) * 1000) * 1e6);
-    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-    if (!m->inval_head) pthread_cond_timedwait(&m->wake, &m->lock, &until);
+    long long ns = until.tv_nsec + (long long)(wait * 1e6);
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(&m->wake, &m->lock, &until);
   }
   pthread_mutex_unlock(&m->lock);
   return NULL;
@@ -1007,7 +1020,13 @@ static void on_fatal_signal(int sig) {
     for (int t = 0; dying[i] && !dying[i]->loop_exited && t < 500; t++) nanosleep(&ms, NULL);
   }
   for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i]) { close(dying[i]->fuse_fd); close(dying[i]->helper_sock); }
-  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] && dying[i]->helper > 0) waitpid(dying[i]->helper, NULL, 0);
+  // Bounded too: should the connection outlive the descriptor, fusermount3 could wait on it.
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    for (int t = 0; dying[i] && dying[i]->helper > 0 && t < 1000; t++) {
+      if (waitpid(dying[i]->helper, NULL, WNOHANG) != 0) break;
+      nanosleep(&ms, NULL);
+    }
+  }
   int k = sig == SIGINT ? 0 : 1;
   sigaction(sig, &previous_action[k], NULL);
   raise(sig);
@@ -1134,22 +1153,18 @@ static int spawn_fusermount(mount_t *m, const char *mountpoint, const char *opti
   return fd;
 }
 
-/** Stops the threads, closes /dev/fuse (which aborts the connection: no reader stays stuck), lets the helper unmount. */
+/**
+ * Answers every waiting request, stops the timer and notify threads while the FUSE thread still
+ * answers the kernel (a pending invalidation may wait on a lookup), then stops the FUSE thread,
+ * closes /dev/fuse (which aborts the connection: no reader stays stuck) and lets fusermount3
+ * remove the mount.
+ */
 static void shutdown_mount(mount_t *m) {
   if (!m->mounted) return;
   m->mounted = 0;
   if (m->tracked) untrack_mount(m);
   pthread_mutex_lock(&m->lock);
   m->stopping = 1;
-  pthread_cond_signal(&m->wake);
-  pthread_mutex_unlock(&m->lock);
-  uint64_t one = 1;
-  if (write(m->stop_fd, &one, sizeof one) < 0) { /* the loop also ends when the device closes */ }
-  if (m->threads_started) {
-    pthread_join(m->loop_thread, NULL);
-    pthread_join(m->timer_thread, NULL);
-  }
-  // Requests still waiting are answered before the device goes, so no reader hangs.
   while (m->oldest) {
     waiter_t *w = m->oldest;
     unlink_waiter(m, w);
@@ -1157,6 +1172,16 @@ static void shutdown_mount(mount_t *m) {
     free_waiter(w);
   }
   for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING) { w->state = WRITE_CANCELLED; fuse_reply_err(w->req, ENOTCONN); }
+  pthread_cond_signal(&m->wake);
+  pthread_cond_signal(&m->inval_wake);
+  pthread_mutex_unlock(&m->lock);
+  if (m->threads_started) {
+    pthread_join(m->timer_thread, NULL);
+    pthread_join(m->notify_thread, NULL);
+  }
+  uint64_t one = 1;
+  if (write(m->stop_fd, &one, sizeof one) < 0) { /* the loop also ends when the device closes */ }
+  if (m->threads_started) pthread_join(m->loop_thread, NULL);
   if (m->se) fuse_session_destroy(m->se);  /* closes /dev/fuse once the session has it */
   if (!m->session_owns_fd && m->fuse_fd >= 0) close(m->fuse_fd);
   m->se = NULL;
@@ -1197,6 +1222,7 @@ static void release_mount(mount_t *m) {
   free_table(m);
   pthread_mutex_destroy(&m->lock);
   pthread_cond_destroy(&m->wake);
+  pthread_cond_destroy(&m->inval_wake);
   free(m);
 }
 
@@ -1270,6 +1296,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
   pthread_mutex_init(&m->lock, NULL);
   pthread_cond_init(&m->wake, NULL);
+  pthread_cond_init(&m->inval_wake, NULL);
   m->env = env;
   m->deadline_ms = deadline;
   m->uid = getuid();
@@ -1322,6 +1349,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->mounted = 1;
   if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
   if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {
+    uint64_t one = 1;
+    if (write(m->stop_fd, &one, sizeof one) < 0) {}
+    pthread_join(m->loop_thread, NULL);
+    goto fail;
+  }
+  if (pthread_create(&m->notify_thread, NULL, notify_main, m) != 0) {
+    pthread_mutex_lock(&m->lock);
+    m->stopping = 1;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->timer_thread, NULL);
     uint64_t one = 1;
     if (write(m->stop_fd, &one, sizeof one) < 0) {}
     pthread_join(m->loop_thread, NULL);

@@ -34,6 +34,7 @@ function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown
 class ChildCache {
   private readonly nodes = new Map<string, { source: unknown; node: Node }>();
 
+
   constructor(private readonly parent: DirNode) {}
 
   get(name: string, value: unknown, build: () => Node): Node {
@@ -95,9 +96,9 @@ export class InstanceDir extends DirNode {
     super(name);
   }
 
-  override get removed(): boolean {
+  protected override get gone(): boolean {
     const obj = this.ref.deref();
-    return super.removed || obj === undefined || this.registry.isReleased(obj);
+    return super.gone || obj === undefined || this.registry.isReleased(obj);
   }
 
   override get lazy(): boolean {

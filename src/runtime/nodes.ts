@@ -14,7 +14,14 @@ export abstract class Node {
 
   /** True once the node (or a directory above it) was removed; open files of it then answer ENOENT. */
   get removed(): boolean {
-    return this.detached || (this.parent !== null && this.parent.removed);
+    // A loop, not recursion: trees can be deeper than the stack.
+    for (let node: Node | null = this; node; node = node.parent) if (node.gone) return true;
+    return false;
+  }
+
+  /** This node itself was removed (not counting the directories above it). */
+  protected get gone(): boolean {
+    return this.detached;
   }
 
   /** A hidden node is left out of listings but can still be looked up (an empty class directory). */
