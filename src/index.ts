@@ -1,3 +1,7 @@
+// The public API. Procstat is a Node EventEmitter and metricsHandler() a node:http handler, so these
+// types need Node's: @types/node is a dependency, and this reference brings it into an app's program
+// even when the app's tsconfig lists no "types".
+/// <reference types="node" preserve="true" />
 export { Procstat, procstat } from './procstat';
 export { ProcstatError, ProcstatErrorCode } from './runtime/errors';
 export { Series } from './runtime/series';
