@@ -14,6 +14,7 @@ export type { ParameterType } from './runtime/parse';
 export type { ValueFormat } from './runtime/format';
 export type { MountOptions } from './fuse/mount';
 export { StatDir } from './decorators/stat-dir';
+export type { StatDirDecorator } from './decorators/stat-dir';
 export { Stat, Counter, Gauge, Parameter } from './decorators/fields';
 export type { StatOptions, ParameterDecoratorOptions, FieldDecorator } from './decorators/fields';
 export type { StatDirOptions } from './runtime/class-spec';
