@@ -25,7 +25,7 @@ function itemClass(n: number, name = 'Item'): new () => Record<string, number> {
     }
   }
   for (let i = 0; i < n; i++) Counter(`f${i}`)(Item.prototype, `f${i}`);
-  return StatDir({ name })(Item);
+  return StatDir({ name })(Item) as unknown as new () => Record<string, number>;
 }
 
 class PlainCounter { requests = 0; }

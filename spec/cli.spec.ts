@@ -22,6 +22,7 @@ describe('procstat command', () => {
     const dir = ctx.createDirectory(null, 'svc');
     ctx.createValue(dir, 'requests', () => requests);
     ctx.createValue(dir, 'name', () => 'web');
+    ctx.createValue(dir, 'big', () => `x${'é'.repeat(1000)}`); // 2001 bytes
     ctx.createParameter(null, 'limit', { get: () => limit, set: (v: number) => { limit = v; }, max: 100 });
     mnt = await mountTemp(ctx);
     ticker = setInterval(() => { requests += 10; }, 20);
@@ -44,10 +45,26 @@ describe('procstat command', () => {
     }
   });
 
-  it('dump prints path:value lines', async () => {
+  it('dump prints path:value lines, a value cut at 1024 bytes (on a character boundary) with …', async () => {
     const out = (await sh(`${CLI} dump ${mnt}/svc`)).stdout;
     expect(out).to.match(new RegExp(`^${mnt}/svc/requests:\\d+$`, 'm'));
     expect(out).to.include(`${mnt}/svc/name:web\n`);
+    expect(out).to.include(`${mnt}/svc/big:x${'é'.repeat(511)}…\n`); // 1 + 511 × 2 bytes; half an é dropped
+  });
+
+  it('dump without a path reads the caller\'s own mounts only', async function () {
+    this.timeout(120_000); // it reads every mount of this user, other test runs' included
+    const mine = await sh(`${CLI} dump`);
+    expect(mine.stdout).to.include(`${mnt}/svc/name:web\n`);
+    expect(mine.stdout).to.include(`${mnt}/limit:5\n`);
+    // As another user (nobody), the same mount is in the mount table (ls) but not theirs to dump.
+    const asNobody = (command: string) => sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${command}`);
+    expect((await asNobody(`${CLI} ls`)).stdout).to.include(mnt);
+    const theirs = await asNobody(`${CLI} dump`);
+    expect(theirs.code).to.equal(1);
+    expect(theirs.stdout).to.equal('');
+    expect(theirs.stderr).to.equal('procstat: no procstat mounts of yours (uid 65534) on this machine; ' +
+      'procstat ls lists every user\'s, give a path to read one\n');
   });
 
   it('set writes a parameter, and says plainly when the value is refused', async () => {
@@ -55,17 +72,70 @@ describe('procstat command', () => {
     expect(limit).to.equal(42);
     const bad = await sh(`${CLI} set ${mnt}/limit 500`);
     expect(bad.code).to.equal(1);
-    expect(bad.stderr).to.equal(`procstat: ${mnt}/limit: invalid value "500" (EINVAL: it does not parse or is out of range)\n`);
+    expect(bad.stderr).to.equal(`procstat: ${mnt}/limit: refused the value "500" (EINVAL: it does not parse, is out of range or fails validation)\n`);
     expect(limit).to.equal(42);
+  });
+
+  it('set says what is wrong with the file: missing, read-only, a directory, not in a mount', async () => {
+    const outside = path.join(path.dirname(mnt), `plain-${process.pid}`);
+    const cases: Array<[string, string]> = [
+      [`${mnt}/svc/nope`, `${mnt}/svc/nope: no such file (ENOENT)`],
+      [`${mnt}/svc/requests`, `${mnt}/svc/requests: read-only (EACCES): a value, not a parameter; nothing written`],
+      [`${mnt}/svc`, `${mnt}/svc: is a directory, not a parameter file`],
+      [outside, `${outside}: not in a procstat mount (procstat ls lists them); nothing written`],
+    ];
+    await sh(`echo 1 > ${outside}`);
+    for (const [file, message] of cases) {
+      const result = await sh(`${CLI} set ${file} 7`);
+      expect(result.stderr, file).to.equal(`procstat: ${message}\n`);
+      expect(result.code, file).to.equal(1);
+    }
+    expect((await sh(`cat ${outside}`)).stdout).to.equal('1\n');
+  });
+
+  it('refuses a bad command line with a clear message and exit code 2', async () => {
+    const cases: Array<[string, string]> = [
+      [`watch ${mnt} -n abc`, '-n abc: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
+      [`watch ${mnt} -n 0`, '-n 0: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
+      [`watch ${mnt} -n`, '-n needs a value'],
+      [`watch ${mnt} --count 0`, '--count 0: the count must be a whole number of tables, 1 or more'],
+      [`watch ${mnt} --count two`, '--count two: the count must be a whole number of tables, 1 or more'],
+      [`watch ${mnt} --interval 1`, 'unknown option --interval for watch'],
+      [`watch ${mnt} ${mnt}`, `watch takes one path, got ${mnt} and ${mnt}`],
+      [`dump -a ${mnt}`, 'unknown option -a for dump'],
+      [`dump ${mnt} ${mnt}`, 'dump takes at most 1 argument, got 2'],
+      ['ls -l', 'unknown option -l for ls'],
+      [`set ${mnt}/limit`, 'set takes 2 arguments, got 1'],
+      ['frob', 'unknown command frob'],
+      ['', 'a command is needed'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await sh(`${CLI} ${args}`);
+      expect(result.stderr, args).to.equal(`procstat: ${message}\nprocstat help shows the usage\n`);
+      expect(result.stdout, args).to.equal('');
+      expect(result.code, args).to.equal(2);
+    }
+  });
+
+  it('help prints the usage with every option, on stdout', async () => {
+    const help = await sh(`${CLI} help`);
+    expect(help.code).to.equal(0);
+    for (const line of ['procstat ls', 'procstat dump [path]', 'procstat watch [path] [-n secs] [--count N]',
+      'procstat set <file> <value>', 'procstat help', 'a value over 1024 bytes is cut']) {
+      expect(help.stdout).to.include(line);
+    }
+    for (const alias of ['-h', '--help']) expect((await sh(`${CLI} ${alias}`)).stdout).to.equal(help.stdout);
   });
 
   it('watch shows values with per-second rates (plain output)', async () => {
     const out = (await sh(`${CLI} watch ${mnt}/svc -n 0.5 --count 2`)).stdout;
+    expect(out.match(/^procstat watch .* every 0.5s$/gm), '--count 2: two tables').to.have.length(2);
     const lastTable = out.slice(out.lastIndexOf('procstat watch'));
     expect(lastTable).to.match(/^FILE\s+VALUE\s+RATE$/m);
     const rate = Number(lastTable.match(/^requests\s+\d+\s+([\d.]+)\/s$/m)![1]);
     expect(rate).to.be.within(100, 1000); // 10 every 20 ms is 500/s
     expect(lastTable).to.match(/^name\s+web\s*$/m);
+    expect(lastTable).to.match(new RegExp(`^big\\s+x${'é'.repeat(38)}…\\s*$`, 'm')); // 40 characters shown
   });
 
   it('watch redraws in a real terminal (tmux)', async function () {

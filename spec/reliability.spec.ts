@@ -120,7 +120,7 @@ describe('reliability: fuzzed input', () => {
     @StatDir({ name: 'Fuzzed', key: (s: Keyed) => s.key })
     class Keyed {
       @Counter() hits = 1;
-      constructor(readonly key: unknown) {}
+      constructor(readonly key: string) {}
     }
     const keys = fc.sample(fc.oneof(fc.string(), fc.constantFrom('..', '.', '', '../../etc', 'a/b')), 100);
     const objects = keys.map((k) => new Keyed(k));

@@ -1,18 +1,33 @@
 #!/usr/bin/env node
-// procstat: find, dump, watch and set the stats of the processes on this machine.
-//   procstat ls                          the procstat mounts: pid, app, path
-//   procstat dump [path]                 path:value lines (default: every mount)
-//   procstat watch [path] [-n secs]      a table of values, redrawn, with per-second rates
-//   procstat set <file> <value>          write a parameter
+// procstat: find, dump, watch and set the stats of the processes on this machine (see USAGE).
 import { promises as fs, readFileSync } from 'fs';
 import * as path from 'path';
+import { StringDecoder } from 'string_decoder';
 
-const USAGE = `usage: procstat ls | dump [path] | watch [path] [-n secs] | set <file> <value>`;
+/** dump prints at most this many bytes of a value (and reads no more than one byte past it). */
+const VALUE_CAP = 1024;
+/** watch shows at most this many characters of a value in its table. */
+const WATCH_WIDTH = 40;
+
+const USAGE = `usage: procstat ls                    the procstat mounts on this machine: pid, app, path
+       procstat dump [path]           path:value lines of every file below path (default: every procstat
+                                      mount you own); a value over ${VALUE_CAP} bytes is cut there and ends with …
+       procstat watch [path] [-n secs] [--count N]
+                                      a table of the values below path (default: every procstat mount you
+                                      own), redrawn every secs seconds (default 2), with per-second rates;
+                                      stops after N tables (default: at Ctrl-C)
+       procstat set <file> <value>    writes value to a parameter file
+       procstat help                  this text (also -h, --help)`;
+
+/** A mistake in the command line: exit code 2, with a pointer to the usage. */
+class UsageError extends Error {}
 
 interface MountInfo {
   pid: string;
   app: string;
   path: string;
+  /** The mounting user (FUSE's `user_id=` mount option). */
+  uid: number | undefined;
 }
 
 /** procstat mounts from the mount table; `<app>.<pid>` names (the default paths) give app and pid. */
@@ -23,12 +38,30 @@ function mounts(): MountInfo[] {
     if (dash < 0 || fields[dash + 1] !== 'fuse.procstat') return [];
     const mountpoint = fields[4].replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
     const match = path.basename(mountpoint).match(/^(.+)\.(\d+)$/);
-    return [{ pid: match?.[2] ?? '-', app: match?.[1] ?? '-', path: mountpoint }];
+    const uid = (fields[dash + 3] ?? '').match(/(?:^|,)user_id=(\d+)(?:,|$)/)?.[1];
+    return [{ pid: match?.[2] ?? '-', app: match?.[1] ?? '-', path: mountpoint, uid: uid === undefined ? undefined : Number(uid) }];
   });
 }
 
+/** A file's value without its trailing newline, cut to `cap` bytes (on a character boundary) with `…`. */
+async function readValue(file: string, cap: number): Promise<string> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(cap + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0 || (length += bytesRead) === buffer.length) break;
+    }
+    if (length > cap) return `${new StringDecoder('utf8').write(buffer.subarray(0, cap))}…`;
+    return buffer.toString('utf8', 0, length).replace(/\n$/, '');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Every readable file below `root`, as [path, value] (write-only files and vanished ones left out). */
-async function values(root: string): Promise<Array<[string, string]>> {
+async function values(root: string, cap: number): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   const visit = async (dir: string): Promise<void> => {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -38,42 +71,59 @@ async function values(root: string): Promise<Array<[string, string]>> {
         await visit(full);
         continue;
       }
-      const text = await fs.readFile(full, 'utf8').catch(() => undefined);
-      if (text !== undefined) out.push([full, text.replace(/\n$/, '')]);
+      const text = await readValue(full, cap).catch(() => undefined);
+      if (text !== undefined) out.push([full, text]);
     }
   };
-  const stat = await fs.stat(root);
+  const stat = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `${root}: no such file or directory` : `${root}: ${err.message}`);
+  });
   if (stat.isDirectory()) await visit(root);
-  else out.push([root, (await fs.readFile(root, 'utf8')).replace(/\n$/, '')]);
+  else out.push([root, await readValue(root, cap)]);
   return out;
 }
 
-function roots(arg: string | undefined): string[] {
-  if (arg) return [path.resolve(arg)];
-  const all = mounts().map((m) => m.path);
-  if (all.length === 0) throw new Error('no procstat mounts on this machine (procstat ls)');
-  return all;
+/**
+ * The directories to read: the given path, else every procstat mount of this user. A mount that
+ * cannot be read (gone since the mount table was read, stale) is reported and skipped.
+ */
+async function valuesOf(arg: string | undefined, cap: number): Promise<Array<{ root: string; values: Array<[string, string]> }>> {
+  if (arg) return [{ root: path.resolve(arg), values: await values(path.resolve(arg), cap) }];
+  const uid = process.getuid!();
+  const own = mounts().filter((m) => m.uid === uid).map((m) => m.path);
+  if (own.length === 0) {
+    throw new Error(`no procstat mounts of yours (uid ${uid}) on this machine; procstat ls lists every user's, give a path to read one`);
+  }
+  const out: Array<{ root: string; values: Array<[string, string]> }> = [];
+  for (const root of own) {
+    try {
+      out.push({ root, values: await values(root, cap) });
+    } catch (err) {
+      console.error(`procstat: skipped ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
 
-async function ls(): Promise<void> {
+function ls(): void {
   const rows = [['PID', 'APP', 'PATH'], ...mounts().map((m) => [m.pid, m.app, m.path])];
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) console.log(`${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2]}`);
 }
 
 async function dump(arg?: string): Promise<void> {
-  for (const root of roots(arg)) for (const [file, value] of await values(root)) console.log(`${file}:${value}`);
+  for (const { values: list } of await valuesOf(arg, VALUE_CAP)) for (const [file, value] of list) console.log(`${file}:${value}`);
 }
 
 /** Redraws a table every `seconds`; a numeric value that went up shows its rate per second. */
-async function watch(arg: string | undefined, seconds: number, count: number): Promise<void> {
+async function watch(arg: string | undefined, seconds: number, count: number | undefined): Promise<void> {
   let previous = new Map<string, { value: number; at: number }>();
-  for (let round = 0; count === 0 || round < count; round++) {
+  for (let round = 0; count === undefined || round < count; round++) {
     const at = Date.now();
     const rows: string[][] = [];
     const next = new Map<string, { value: number; at: number }>();
-    for (const root of roots(arg)) {
-      for (const [file, value] of await values(root)) {
+    for (const { root, values: list } of await valuesOf(arg, VALUE_CAP)) {
+      for (const [file, value] of list) {
         const name = path.relative(root, file) || path.basename(file);
         const number = Number(value);
         let rate = '';
@@ -82,53 +132,109 @@ async function watch(arg: string | undefined, seconds: number, count: number): P
           const before = previous.get(file);
           if (before && number > before.value) rate = `${((number - before.value) / ((at - before.at) / 1000)).toFixed(1)}/s`;
         }
-        rows.push([name, value.length > 40 ? `${value.slice(0, 39)}…` : value, rate]);
+        rows.push([name, value.length > WATCH_WIDTH ? `${value.slice(0, WATCH_WIDTH - 1)}…` : value, rate]);
       }
     }
     previous = next;
     const widths = [0, 1].map((i) => Math.max(4, ...rows.map((r) => r[i].length)));
-    const lines = [`procstat watch ${arg ?? '(all mounts)'} every ${seconds}s`, '',
+    const lines = [`procstat watch ${arg ?? '(your mounts)'} every ${seconds}s`, '',
       `${'FILE'.padEnd(widths[0])}  ${'VALUE'.padEnd(widths[1])}  RATE`,
       ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`)];
     process.stdout.write(`${process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
-    if (count === 0 || round + 1 < count) await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    if (count === undefined || round + 1 < count) await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
 }
 
-async function set(file: string | undefined, value: string | undefined): Promise<void> {
-  if (!file || value === undefined) throw new Error(USAGE);
+/** The path of the procstat mount that holds `file`, if any. */
+function mountOf(file: string): string | undefined {
+  return mounts().map((m) => m.path).find((mountpoint) => file.startsWith(`${mountpoint}/`));
+}
+
+async function set(file: string, value: string): Promise<void> {
+  const stat = await fs.stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${file}: ${err.code === 'ENOENT' ? 'no such file (ENOENT)' : err.message}`);
+  });
+  if (stat.isDirectory()) throw new Error(`${file}: is a directory, not a parameter file`);
+  if (!mountOf(await fs.realpath(file))) throw new Error(`${file}: not in a procstat mount (procstat ls lists them); nothing written`);
+  if ((stat.mode & 0o222) === 0) throw new Error(`${file}: read-only (EACCES): a value, not a parameter; nothing written`);
   try {
     await fs.writeFile(file, `${value}\n`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'EINVAL' ? `invalid value ${JSON.stringify(value)} (EINVAL: it does not parse or is out of range)`
-      : code === 'EACCES' ? 'read-only (EACCES)' : code === 'EAGAIN' ? 'the process is busy; try again (EAGAIN)' : (err as Error).message;
+    const reason = code === 'EINVAL' ? `refused the value ${JSON.stringify(value)} (EINVAL: it does not parse, is out of range or fails validation)`
+      : code === 'EACCES' ? 'read-only (EACCES): a value, not a parameter; nothing written'
+        : code === 'EAGAIN' ? 'the process is busy; try again (EAGAIN)' : (err as Error).message;
     throw new Error(`${file}: ${reason}`);
   }
 }
 
+/** Splits watch's arguments into its path and checked options. */
+function watchArgs(args: string[]): { path?: string; seconds: number; count?: number } {
+  const parsed: { path?: string; seconds: number; count?: number } = { seconds: 2 };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '-n' || arg === '--count') {
+      const value = args[++i];
+      if (value === undefined) throw new UsageError(`${arg} needs a value`);
+      if (arg === '-n') {
+        if (!/^(\d+\.?\d*|\.\d+)$/.test(value) || Number(value) <= 0) {
+          throw new UsageError(`-n ${value}: the interval must be a number of seconds greater than 0, e.g. -n 0.5`);
+        }
+        parsed.seconds = Number(value);
+      } else {
+        if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--count ${value}: the count must be a whole number of tables, 1 or more`);
+        parsed.count = Number(value);
+      }
+    } else if (arg.startsWith('-')) {
+      throw new UsageError(`unknown option ${arg} for watch`);
+    } else if (parsed.path === undefined) {
+      parsed.path = arg;
+    } else {
+      throw new UsageError(`watch takes one path, got ${parsed.path} and ${arg}`);
+    }
+  }
+  return parsed;
+}
+
+/** Checks that `command` got between `min` and `max` arguments and no options. */
+function positional(command: string, args: string[], min: number, max: number): string[] {
+  const option = args.find((arg) => arg.startsWith('-') && arg.length > 1);
+  if (option && command !== 'set') throw new UsageError(`unknown option ${option} for ${command}`);
+  if (args.length < min || args.length > max) {
+    const wanted = min === max ? `${min}` : min === 0 ? `at most ${max}` : `${min} to ${max}`;
+    throw new UsageError(`${command} takes ${wanted} argument${max === 1 ? '' : 's'}, got ${args.length}`);
+  }
+  return args;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
-  const option = (name: string, fallback: number) => {
-    const at = args.indexOf(name);
-    if (at < 0) return fallback;
-    const [value] = args.splice(at, 2).slice(1);
-    return Number(value);
-  };
   switch (command) {
-    case 'ls': return ls();
-    case 'dump': return dump(args[0]);
+    case 'ls':
+      positional(command, args, 0, 0);
+      return ls();
+    case 'dump':
+      return dump(positional(command, args, 0, 1)[0]);
     case 'watch': {
-      const seconds = option('-n', 2);
-      const count = option('--count', 0);
-      return watch(args[0], seconds, count);
+      const { path: root, seconds, count } = watchArgs(args);
+      return watch(root, seconds, count);
     }
-    case 'set': return set(args[0], args[1]);
-    default: throw new Error(USAGE);
+    case 'set': {
+      const [file, value] = positional(command, args, 2, 2);
+      return set(file, value);
+    }
+    case 'help': case '-h': case '--help':
+      console.log(USAGE);
+      return;
+    case undefined:
+      throw new UsageError('a command is needed');
+    default:
+      throw new UsageError(`unknown command ${command}`);
   }
 }
 
 main(process.argv.slice(2)).catch((err) => {
   console.error(`procstat: ${err.message}`);
-  process.exit(1);
+  if (err instanceof UsageError) console.error('procstat help shows the usage');
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

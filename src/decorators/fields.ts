@@ -17,8 +17,31 @@ export interface ParameterDecoratorOptions<T = any> extends StatOptions {
   validate?: (value: T) => boolean | string;
 }
 
-/** Works as a legacy (experimentalDecorators) and as a TC39 decorator, on fields and getters. */
-export type FieldDecorator = (target: any, context: any, descriptor?: any) => any;
+/** What a TC39 decorator context of a member says when it is a public instance member. */
+interface InstanceMember {
+  readonly static: false;
+  readonly private: false;
+}
+
+/** `T`, unless it is a function: a static member's target is the class, a method's value a function. */
+type NotAFunction<T> = T extends Function ? never : T;
+
+/** `K`, unless `P[K]` is visibly a function (a method); a key `P` does not show (private) passes. */
+type ValueKey<P, K> = K extends keyof P ? (P[K] extends Function ? never : K) : K;
+
+/**
+ * Works as a TC39 decorator and as a legacy (experimentalDecorators) one, on an instance field, getter
+ * or `accessor`. On a method, a static member, a `#private` member or a member that holds a function
+ * it is a compile error, as it would be an error (or a file holding the function's source text) at
+ * run time.
+ */
+export interface FieldDecorator {
+  <V>(value: undefined, context: ClassFieldDecoratorContext<any, NotAFunction<V>> & InstanceMember): void;
+  <V>(value: (this: any) => V, context: ClassGetterDecoratorContext<any, NotAFunction<V>> & InstanceMember): void;
+  <V>(value: ClassAccessorDecoratorTarget<any, V>, context: ClassAccessorDecoratorContext<any, NotAFunction<V>> & InstanceMember): void;
+  <P extends object, K extends string | symbol>(prototype: NotAFunction<P>, key: ValueKey<P, K>): void;
+  <P extends object, K extends string | symbol, V>(prototype: NotAFunction<P>, key: ValueKey<P, K>, descriptor: TypedPropertyDescriptor<NotAFunction<V>>): void;
+}
 
 /**
  * The one decorator factory: `@Stat`, `@Counter`, `@Gauge` and `@Parameter` differ only in the kind
@@ -27,7 +50,7 @@ export type FieldDecorator = (target: any, context: any, descriptor?: any) => an
  */
 function statField(kind: FieldSpec['kind'], nameOrOptions?: string | ParameterDecoratorOptions): FieldDecorator {
   const options: ParameterDecoratorOptions = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions ?? {};
-  return (target, context) => {
+  return ((target: any, context: any) => {
     const tc39 = isTc39Context(context);
     const key: string | symbol = tc39 ? context.name : context;
     if (tc39 && (context.private || context.static)) {
@@ -47,7 +70,7 @@ function statField(kind: FieldSpec['kind'], nameOrOptions?: string | ParameterDe
     };
     if (tc39) recordTc39Field(context, field);
     else recordLegacyField(target.constructor, field);
-  };
+  }) as FieldDecorator;
 }
 
 /** A value, statistics object (Series, Histogram, StartEnd) or nested `@StatDir` object. */

@@ -11,11 +11,18 @@ function nearestWrapper(cls: Function): Function | undefined {
 }
 
 /**
+ * A class decorator, legacy or TC39, for classes whose instances are `T`: `key: 'port'` makes `T`
+ * `{ port: … }`, `key: (s: HttpServer) => s.port` makes it `HttpServer`, so a key the class does not
+ * have is a compile error.
+ */
+export type StatDirDecorator<T> = <C extends abstract new (...args: any[]) => T>(cls: C, context?: ClassDecoratorContext<C>) => C;
+
+/**
  * Makes every instance of the class a directory of the default context, from the moment its
  * constructor finishes. Works as a legacy and as a TC39 class decorator.
  */
-export function StatDir<T = any>(options: StatDirOptions<T> = {}): (cls: any, context?: any) => any {
-  return (cls, context) => {
+export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecorator<T> {
+  return ((cls: any, context?: unknown) => {
     const className: string = cls.name;
     const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
     let spec: ClassSpec;
@@ -31,5 +38,5 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): (cls: any, co
     wrappers.add(Registering);
     spec = defineSpec(Registering, className, options, fields);
     return Registering;
-  };
+  }) as StatDirDecorator<T>;
 }

@@ -23,7 +23,7 @@ export interface StatDirOptions<T = any> {
   /** The class's directory name; default the class name. */
   name?: string;
   /** An instance's directory name: a property name or a function of the instance; default 0, 1, 2 … */
-  key?: string | ((instance: T) => unknown);
+  key?: keyof T | ((instance: T) => string | number);
   /** One instance, no instance level: `<mount>/<name>/<field>`. */
   singleton?: boolean;
 }
