@@ -6,7 +6,9 @@ let nextId = 1;
 
 /** One entry of the stats tree. Ids are stable for the node's life and never reused. */
 export abstract class Node {
+  /** @internal */
   readonly id = nextId++;
+  /** @internal */
   parent: DirNode | null = null;
   private detached = false;
 
@@ -25,15 +27,18 @@ export abstract class Node {
   }
 
   /** A hidden node is left out of listings but can still be looked up (an empty class directory). */
+  /** @internal */
   get hidden(): boolean {
     return false;
   }
 
+  /** @internal */
   markRemoved(): void {
     this.detached = true;
   }
 
   /** The path below `ancestor`, e.g. `inner/value`. */
+  /** @internal */
   pathFrom(ancestor: DirNode | null): string {
     const parts: string[] = [];
     for (let node: Node | null = this; node && node !== ancestor; node = node.parent) parts.push(node.name);
@@ -57,17 +62,21 @@ export class DirNode extends Node {
   readonly kind = 'dir';
   private readonly entries = new Map<string, Node>();
   /** Set on a root by a view that mirrors the tree (the mount). */
+  /** @internal */
   observer?: TreeObserver;
 
   /** The statistics a series or histogram directory shows (the Prometheus view makes a summary). */
+  /** @internal */
   statistics?: Series | Histogram;
 
   /** Its children are instances or elements (keys), not fields: the Prometheus view makes them labels. */
+  /** @internal */
   get keyed(): boolean {
     return false;
   }
 
   /** Its listing is worked out from live objects when asked (instances, collections), not kept. */
+  /** @internal */
   get lazy(): boolean {
     return false;
   }
@@ -76,19 +85,23 @@ export class DirNode extends Node {
    * Brings a lazy directory's listing up to date with live objects that changed without telling
    * anyone (a field that now holds another object, an array that grew); the changes go to the observer.
    */
+  /** @internal */
   refresh(): void {}
 
   /** The observer of the tree this directory is in, if it is mirrored. */
+  /** @internal */
   observed(): TreeObserver | undefined {
     let root: DirNode = this;
     while (root.parent) root = root.parent;
     return root.observer;
   }
 
+  /** @internal */
   child(name: string): Node | undefined {
     return this.entries.get(name);
   }
 
+  /** @internal */
   names(): string[] {
     const names: string[] = [];
     for (const [name, node] of this.entries) if (!node.hidden) names.push(name);
@@ -96,10 +109,12 @@ export class DirNode extends Node {
   }
 
   /** The listed children; with `withHidden`, hidden ones too (a mirroring view must know them). */
+  /** @internal */
   *children(withHidden = false): IterableIterator<Node> {
     for (const node of this.entries.values()) if (withHidden || !node.hidden) yield node;
   }
 
+  /** @internal */
   add<T extends Node>(node: T): T {
     if (this.entries.has(node.name)) {
       throw new ProcstatError('EEXIST', `"${node.name}" already exists in ${this.describe()}; remove it first or pick another name`);
@@ -110,12 +125,14 @@ export class DirNode extends Node {
     return node;
   }
 
+  /** @internal */
   delete(node: Node): void {
     if (this.entries.get(node.name) === node) this.entries.delete(node.name);
     node.markRemoved();
     this.observed()?.removed(this, node);
   }
 
+  /** @internal */
   describe(): string {
     return this.parent === null ? 'the root directory' : `directory "${this.pathFrom(null)}"`;
   }
@@ -138,7 +155,7 @@ export interface FileBehavior {
 export class FileNode extends Node {
   readonly kind = 'file';
 
-  constructor(name: string, readonly behavior: FileBehavior) {
+  constructor(name: string, /** @internal */ readonly behavior: FileBehavior) {
     super(name);
   }
 

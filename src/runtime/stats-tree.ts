@@ -34,6 +34,7 @@ export interface ValueOptions {
  * (the mount) reads it through `readFile`/`writeFile`.
  */
 export class StatsTree extends EventEmitter implements FileReader {
+  /** @internal */
   readonly root = new DirNode('');
   /** Series and histograms are returned as themselves; this finds their directories. */
   private readonly directories = new WeakMap<Series | Histogram, DirNode>();
@@ -51,6 +52,7 @@ export class StatsTree extends EventEmitter implements FileReader {
    * Shows a `@StatDir` instance (decorated classes call this when their constructor finishes). Holds it
    * weakly: its directory disappears when it is released or collected.
    */
+  /** @internal */
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
     this.scanFields(obj, spec, true);
@@ -77,14 +79,17 @@ export class StatsTree extends EventEmitter implements FileReader {
     if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
   }
 
+  /** @internal */
   isReleased(obj: object): boolean {
     return (obj as { [RELEASED]?: boolean })[RELEASED] === true || this.releasedFrozen.has(obj);
   }
 
+  /** @internal */
   isOwned(obj: object): boolean {
     return this.owned.has(obj);
   }
 
+  /** @internal */
   own(obj: object): void {
     if (this.owned.has(obj)) return;
     this.owned.add(obj);
@@ -96,6 +101,7 @@ export class StatsTree extends EventEmitter implements FileReader {
     return spec && this.classDirs.get(spec);
   }
 
+  /** @internal */
   refreshOwnership(): void {
     for (const ref of this.containers) {
       const obj = ref.deref();
@@ -224,13 +230,17 @@ export class StatsTree extends EventEmitter implements FileReader {
    * A file's content for a view, or with `'value'` its raw value (the Prometheus view): every view
    * reads through here (read.ts). A getter that throws is EIO, reported once through 'error'.
    */
+  /** @internal */
   readFile(file: FileNode): string;
+  /** @internal */
   readFile(file: FileNode, as: 'value'): unknown;
+  /** @internal */
   readFile(file: FileNode, as: ReadAs = 'text'): unknown {
     return readFile(file, as, (failed, error) => this.reportOnce(failed, error));
   }
 
   /** Applies a write from a view; throws ProcstatError EINVAL (value unchanged) when it is refused. */
+  /** @internal */
   writeFile(file: FileNode, text: string): void {
     file.behavior.write!(text);
   }
@@ -239,6 +249,7 @@ export class StatsTree extends EventEmitter implements FileReader {
    * Reports a problem of a view once per key (a file, or a string naming the problem): through the
    * 'error' event, or a process warning when nothing listens.
    */
+  /** @internal */
   reportOnce(key: FileNode | string, error: ProcstatError): void {
     if (typeof key === 'string' ? this.reportedKeys.has(key) : this.reported.has(key)) return;
     if (typeof key === 'string') this.reportedKeys.add(key);
