@@ -1,12 +1,16 @@
-// The baseline for mount figures: a bare fuse-native server on the main thread, serving the same
-// paths and values as the procstat server with the same mount options, and nothing else.
+// The baseline for mount figures: a bare fuse-native server (libfuse2, high-level path API, every
+// operation answered in JavaScript on the main thread), serving the same paths and values as the
+// procstat server, and nothing else. Mount options: procstat's own (fuseOptions: fsname, subtype,
+// auto_unmount) plus direct_io, which procstat sets on every value it opens (content never cached,
+// and files can report size 0). Entry and attribute timeouts are each side's own default: libfuse2's
+// 1 s here, procstat's 1 h (it tells the kernel about removals).
 import { fuseOptions } from '../src/fuse/mount';
 
 const S_IFDIR = 0o040000, S_IFREG = 0o100000;
 type Cb = (errno: number, ...results: any[]) => void;
 
-/** dirs × files: /Item/<d>/f<i>, each file the value of one counter. */
-export function serveBare(mountpoint: string, dirs: number, files: number): Promise<void> {
+/** dirs × files: /Item/<d>/f<i>, each file the value of one counter. Resolves with a function that unmounts. */
+export function serveBare(mountpoint: string, dirs: number, files: number): Promise<() => Promise<void>> {
   const Fuse = require('fuse-native');
   const values = Array.from({ length: dirs }, () => new Array(files).fill(0));
   const names = Array.from({ length: files }, (_, i) => `f${i}`);
@@ -55,11 +59,10 @@ export function serveBare(mountpoint: string, dirs: number, files: number): Prom
     },
   };
   const fuse = new Fuse(mountpoint, ops, { mkdir: true, autoUnmount: true });
-  fuse._fuseOptions = () => fuseOptions({});
-  // The patched binding does not hold the event loop; this timer does until the mount is up.
-  const wait = setTimeout(() => undefined, 60_000);
+  // fuse-native passes this string to libfuse2's fuse_main-style parser: the same options as procstat's mount.
+  fuse._fuseOptions = () => `-o${fuseOptions({})},direct_io`;
+  const unmount = () => new Promise<void>((resolve, reject) => fuse.unmount((err: Error | null) => (err ? reject(err) : resolve())));
   return new Promise((resolve, reject) => fuse.mount((err: Error | null) => {
-    clearTimeout(wait);
-    if (err) reject(err); else resolve();
+    if (err) reject(err); else resolve(unmount);
   }));
 }
