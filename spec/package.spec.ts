@@ -1,16 +1,15 @@
 // The package as a user gets it: `npm pack`, installed into a fresh app, type-checked with
 // `strict: true` in both decorator modes, imported as ESM and required as CommonJS.
-// The install uses --ignore-scripts and nothing here mounts: installed as a dependency, the
-// postinstall step (patch-package, then a build of fuse-native) does not work yet.
+// Installing and mounting in every npm install mode is install.spec's.
 import { expect } from 'chai';
 import { execFile } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
+import { packed as pack, REPO } from './helpers/pack';
 import { sh, shOk } from './helpers/shell';
 
-const REPO = path.join(__dirname, '..', '..');
 const CONSUMER = path.join(REPO, 'spec', 'consumer');
 const TSC = path.join(REPO, 'node_modules', '.bin', 'tsc');
 
@@ -72,13 +71,13 @@ describe('the packed package in a fresh app', function () {
   let packed: string[];
 
   before(async () => {
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'procstat-pack-'));
-    const [info] = JSON.parse(await shOk(`npm pack --json --pack-destination ${tmp} 2>/dev/null`, REPO));
-    packed = info.files.map((f: { path: string }) => f.path).sort();
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'procstat-app-'));
+    const { tarball, files } = await pack();
+    packed = files;
     app = path.join(tmp, 'app');
     await fs.mkdir(app);
     await fs.writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    await shOk(`npm install --ignore-scripts --no-audit --no-fund --prefer-offline ${path.join(tmp, info.filename)}`, app);
+    await shOk(`npm install --ignore-scripts --no-audit --no-fund --prefer-offline ${tarball}`, app);
     for (const name of ['app', 'mistakes']) {
       const source = await fs.readFile(path.join(CONSUMER, `${name}.ts`), 'utf8');
       await fs.writeFile(path.join(app, `${name}.ts`), source);

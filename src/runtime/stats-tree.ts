@@ -33,7 +33,7 @@ export interface ValueOptions {
  * The stats tree and the imperative API of the C library (SPEC §3.2), without any FUSE: a view
  * (the mount) reads it through `readFile`/`writeFile`.
  */
-export class StatsTree extends EventEmitter implements FileReader {
+export class StatsTree extends EventEmitter {
   /** @internal */
   readonly root = new DirNode('');
   /** Series and histograms are returned as themselves; this finds their directories. */
