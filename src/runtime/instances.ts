@@ -32,39 +32,40 @@ function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown
  * A mirroring view is told of every node it builds, and of the one a rebuild replaces.
  */
 class ChildCache {
-  private readonly nodes = new Map<string, { source: unknown; node: Node }>();
+  /** Made on first use: most instance directories are never looked into. */
+  private nodes: Map<string, { source: unknown; node: Node }> | null = null;
 
 
   constructor(private readonly parent: DirNode) {}
 
   get(name: string, value: unknown, build: () => Node): Node {
     const source = typeof value === 'object' && value !== null ? value : PLAIN_VALUE;
-    const cached = this.nodes.get(name);
+    const cached = this.nodes?.get(name);
     if (cached && cached.source === source) return cached.node;
     if (cached) this.forget(name);
     const node = build();
     node.parent = this.parent;
-    this.nodes.set(name, { source, node });
+    (this.nodes ??= new Map()).set(name, { source, node });
     this.parent.observed()?.added(this.parent, node);
     return node;
   }
 
   /** Drops the node cached for `name` (its field changed, or its element left the collection). */
   forget(name: string): void {
-    const cached = this.nodes.get(name);
+    const cached = this.nodes?.get(name);
     if (!cached) return;
-    this.nodes.delete(name);
+    this.nodes!.delete(name);
     cached.node.markRemoved();
     this.parent.observed()?.removed(this.parent, cached.node);
   }
 
   /** Names whose cached node stands for an object (the ones that can go stale). */
   *objectNames(): IterableIterator<string> {
-    for (const [name, cached] of this.nodes) if (cached.source !== PLAIN_VALUE) yield name;
+    for (const [name, cached] of this.nodes ?? []) if (cached.source !== PLAIN_VALUE) yield name;
   }
 
   names(): IterableIterator<string> {
-    return this.nodes.keys();
+    return (this.nodes ?? new Map<string, never>()).keys();
   }
 }
 
@@ -201,6 +202,23 @@ export class CollectionDir extends DirNode {
 type Key = string | number;
 
 /**
+ * An instance's key, kept on the instance itself: non-enumerable, so it shows nowhere. Not a
+ * WeakMap: V8 never shrinks a long-lived WeakMap's table after its keys die, so 100,000 released
+ * instances would keep megabytes for good. Frozen or sealed objects fall back to a WeakMap.
+ */
+const KEY = Symbol('procstat.key');
+const frozenKeys = new WeakMap<object, Key>();
+
+function rememberKey(obj: object, key: Key): void {
+  if (Object.isExtensible(obj)) Object.defineProperty(obj, KEY, { value: key, writable: true });
+  else frozenKeys.set(obj, key);
+}
+
+function keyOfInstance(obj: object): Key | undefined {
+  return (obj as { [KEY]?: Key })[KEY] ?? frozenKeys.get(obj);
+}
+
+/**
  * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
  * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
  * the key in `shown` while the instance is listed here; an InstanceDir is made only for instances
@@ -212,8 +230,7 @@ export class ClassDir extends DirNode {
   private peak = 0;
   private readonly dirs = new Map<Key, InstanceDir>();
   /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
-  private readonly shown = new Set<Key>();
-  private readonly keys = new WeakMap<object, Key>();
+  private shown = new Set<Key>();
   private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
@@ -238,20 +255,19 @@ export class ClassDir extends DirNode {
       this.drop(key);
     }
     this.instances.set(key, new WeakRef(obj));
-    this.keys.set(obj, key);
+    rememberKey(obj, key);
     this.peak = Math.max(this.peak, this.instances.size);
     this.finalizer.register(obj, key);
-    this.show(key, obj);
+    this.show(key); // just made: neither released nor nested yet
   }
 
   /** Takes an instance out of the listing: released, or now shown nested in another instance. */
   hide(obj: object): void {
-    const key = this.keys.get(obj);
+    const key = keyOfInstance(obj);
     if (key !== undefined && this.instances.get(key)?.deref() === obj) this.unshow(key);
   }
 
-  private show(key: Key, obj: object): void {
-    if (!this.visible(obj) || this.shown.has(key)) return;
+  private show(key: Key): void {
     this.shown.add(key);
     const observer = this.observed();
     if (!observer) return;
@@ -283,9 +299,10 @@ export class ClassDir extends DirNode {
   private drop(key: Key): void {
     this.unshow(key);
     this.instances.delete(key);
-    // A Map never gives back the memory of deleted entries: rebuild it once it has mostly emptied.
+    // A Map or Set never gives back the memory of deleted entries: rebuild them once mostly empty.
     if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
       this.instances = new Map(this.instances);
+      this.shown = new Set(this.shown);
       this.peak = this.instances.size;
     }
   }
