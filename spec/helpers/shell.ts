@@ -1,5 +1,12 @@
 import { execFile } from 'child_process';
 
+/**
+ * The shell tools are not procstat's: under `npm run test:asan` they run without the ASan runtime
+ * that is preloaded into node (some, such as dd and pgrep, fail or hang with it).
+ */
+const SHELL_ENV: NodeJS.ProcessEnv = { ...process.env };
+if (SHELL_ENV.LD_PRELOAD?.includes('libasan')) delete SHELL_ENV.LD_PRELOAD;
+
 export interface ShellResult {
   code: number;
   stdout: string;
@@ -12,7 +19,7 @@ export interface ShellResult {
  */
 export function sh(command: string, cwd?: string): Promise<ShellResult> {
   return new Promise((resolve) => {
-    execFile('bash', ['-c', command], { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('bash', ['-c', command], { cwd, env: SHELL_ENV, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
