@@ -111,6 +111,27 @@ typedef struct call {
   write_req_t *write;
 } call_t;
 
+/**
+ * Replies decided while the table's lock is held are sent after it is released: a reply wakes the
+ * reader, and a thread preempted inside that write while holding the lock would stall every other
+ * thread (the main thread's add/remove above all). Each thread keeps its own list.
+ */
+enum { OUT_ERR, OUT_ENTRY, OUT_OPEN, OUT_OPENDIR, OUT_WRITE, OUT_CALL };
+typedef struct out {
+  int kind;
+  fuse_req_t req;
+  int err;
+  size_t count;
+  struct fuse_entry_param entry;
+  struct fuse_file_info fi;
+  mount_t *m;
+  uint64_t ino;
+  void *ptr;
+  int call_kind;
+  struct out *next;
+} out_t;
+static __thread out_t *out_head, *out_tail;
+
 typedef struct inval {
   uint64_t parent;
   char *name;
@@ -267,6 +288,23 @@ static void maybe_free(mount_t *m, node_t *n) {
   if (n->gone && n->nlookup == 0 && n->opens == 0 && !n->waiters && !n->inflight) free_node(m, n);
 }
 
+static out_t *later(int kind, fuse_req_t req) {
+  out_t *o = calloc(1, sizeof *o);
+  if (!o) { if (req) fuse_reply_err(req, ENOMEM); return NULL; }
+  o->kind = kind;
+  o->req = req;
+  if (out_tail) out_tail->next = o; else out_head = o;
+  out_tail = o;
+  return o;
+}
+
+static void later_err(fuse_req_t req, int err) {
+  out_t *o = later(OUT_ERR, req);
+  if (o) o->err = err;
+}
+
+static void send_later(void);
+
 static void queue_inval(mount_t *m, uint64_t parent, const char *name) {
   inval_t *i = calloc(1, sizeof *i);
   if (!i || !(i->name = strdup(name))) { free(i); return; }
@@ -329,25 +367,33 @@ static void fill_entry(mount_t *m, node_t *n, struct fuse_entry_param *e) {
   fill_attr(m, n, &e->attr);
 }
 
+/** Counted now; taken back in send_later() should the reply not reach the kernel. */
 static void reply_entry(mount_t *m, fuse_req_t req, node_t *n) {
-  struct fuse_entry_param e;
-  fill_entry(m, n, &e);
-  if (fuse_reply_entry(req, &e) == 0) n->nlookup++;
+  out_t *o = later(OUT_ENTRY, req);
+  if (!o) return;
+  fill_entry(m, n, &o->entry);
+  o->m = m;
+  o->ino = n->ino;
+  n->nlookup++;
 }
 
 /** Opens a handle on `content`; the handle owns a copy. */
 static void reply_open(mount_t *m, fuse_req_t req, struct fuse_file_info *fi, node_t *n, const char *content, size_t len) {
   handle_t *h = calloc(1, sizeof *h);
-  if (!h || (len && !(h->content = malloc(len)))) { free(h); fuse_reply_err(req, ENOMEM); return; }
+  if (!h || (len && !(h->content = malloc(len)))) { free(h); later_err(req, ENOMEM); return; }
   if (len) memcpy(h->content, content, len);
   h->len = len;
   h->ino = n->ino;
   fi->fh = (uint64_t)(uintptr_t)h;
   fi->direct_io = 1;                          /* never cached: every cat sees the live value */
   fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;  /* flush only matters to writers */
-  if (fuse_reply_open(req, fi) == 0) n->opens++;
-  else { free(h->content); free(h); }
-  (void)m;
+  out_t *o = later(OUT_OPEN, req);
+  if (!o) { free(h->content); free(h); return; }
+  o->fi = *fi;
+  o->m = m;
+  o->ino = n->ino;
+  o->ptr = h;
+  n->opens++;
 }
 
 static listing_t *take_listing(node_t *dir) {
@@ -374,29 +420,74 @@ static void free_listing(listing_t *l) {
 
 static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi, node_t *dir) {
   listing_t *l = take_listing(dir);
-  if (!l) { fuse_reply_err(req, ENOMEM); return; }
+  if (!l) { later_err(req, ENOMEM); return; }
   fi->fh = (uint64_t)(uintptr_t)l;
-  if (fuse_reply_open(req, fi) != 0) free_listing(l);
+  out_t *o = later(OUT_OPENDIR, req);
+  if (!o) { free_listing(l); return; }
+  o->fi = *fi;
+  o->ptr = l;
   (void)m;
 }
 
 /* ---------- waiting for JavaScript ---------- */
 
+/** Hands a call to the main thread (after the lock is released: it signals the loop's async handle). */
 static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
-  call_t *c = calloc(1, sizeof *c);
-  if (!c) return;
-  c->kind = kind;
-  c->m = m;
-  c->ino = ino;
-  c->write = w;
-  if (napi_call_threadsafe_function(m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) { free(c); return; }
+  out_t *o = later(OUT_CALL, NULL);
+  if (!o) return;
+  o->m = m;
+  o->call_kind = kind;
+  o->ino = ino;
+  o->ptr = w;
   if (m->queued++ == 0) m->queued_since = now_ms();
 }
 
+/** Sends what this thread decided under the lock. Call with the lock released. */
+static void send_later(void) {
+  out_t *o = out_head;
+  out_head = out_tail = NULL;
+  while (o) {
+    out_t *next = o->next;
+    int failed = 0;
+    switch (o->kind) {
+      case OUT_ERR: fuse_reply_err(o->req, o->err); break;
+      case OUT_WRITE: fuse_reply_write(o->req, o->count); break;
+      case OUT_ENTRY: failed = fuse_reply_entry(o->req, &o->entry) != 0; break;
+      case OUT_OPENDIR: if (fuse_reply_open(o->req, &o->fi) != 0) free_listing(o->ptr); break;
+      case OUT_OPEN:
+        failed = fuse_reply_open(o->req, &o->fi) != 0;
+        if (failed) { free(((handle_t *)o->ptr)->content); free(o->ptr); }
+        break;
+      case OUT_CALL: {
+        call_t *c = calloc(1, sizeof *c);
+        if (c) { c->kind = o->call_kind; c->m = o->m; c->ino = o->ino; c->write = o->ptr; }
+        if (!c || napi_call_threadsafe_function(o->m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) {
+          free(c);
+          pthread_mutex_lock(&o->m->lock);
+          if (o->m->queued > 0) o->m->queued--;
+          pthread_mutex_unlock(&o->m->lock);
+        }
+        break;
+      }
+    }
+    if (failed) {
+      // The kernel did not take the reply: take back the lookup or open counted for it.
+      pthread_mutex_lock(&o->m->lock);
+      node_t *n = find(o->m, o->ino);
+      if (n && o->kind == OUT_ENTRY && n->nlookup) n->nlookup--;
+      if (n && o->kind == OUT_OPEN && n->opens) n->opens--;
+      if (n) maybe_free(o->m, n);
+      pthread_mutex_unlock(&o->m->lock);
+    }
+    free(o);
+    o = next;
+  }
+}
+
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
-  if (m->stopping) { fuse_reply_err(req, ENOTCONN); return; }
+  if (m->stopping) { later_err(req, ENOTCONN); return; }
   waiter_t *w = calloc(1, sizeof *w);
-  if (!w || (name && !(w->name = strdup(name)))) { free(w); fuse_reply_err(req, ENOMEM); return; }
+  if (!w || (name && !(w->name = strdup(name)))) { free(w); later_err(req, ENOMEM); return; }
   w->req = req;
   w->kind = kind;
   w->node = n;
@@ -432,7 +523,7 @@ static void fail_waiters(mount_t *m, node_t *n, int err) {
   while (n->waiters) {
     waiter_t *w = n->waiters;
     unlink_waiter(m, w);
-    fuse_reply_err(w->req, err);
+    later_err(w->req, err);
     free_waiter(w);
   }
 }
@@ -441,7 +532,7 @@ static void answer_lookup(mount_t *m, fuse_req_t req, node_t *dir, const char *n
 
 /** A waiter whose directory is now listed, or whose value arrived: answered as the request asked. */
 static void settle(mount_t *m, waiter_t *w, const char *content, size_t len, int err) {
-  if (err) fuse_reply_err(w->req, err);
+  if (err) later_err(w->req, err);
   else if (w->kind == W_OPEN) reply_open(m, w->req, &w->fi, w->node, content, len);
   else if (w->kind == W_OPENDIR) reply_opendir(m, w->req, &w->fi, w->node);
   else answer_lookup(m, w->req, w->node, w->name);
@@ -453,7 +544,7 @@ static void expire(mount_t *m, waiter_t *w) {
     m->stale_reads++;
     reply_open(m, w->req, &w->fi, w->node, w->node->content, w->node->content_len);
   } else {
-    fuse_reply_err(w->req, EAGAIN);
+    later_err(w->req, EAGAIN);
   }
 }
 
@@ -466,13 +557,13 @@ static mount_t *mount_of(fuse_req_t req) {
 static void answer_lookup(mount_t *m, fuse_req_t req, node_t *dir, const char *name) {
   node_t *child = find_child(m, dir->ino, name);
   if (child) reply_entry(m, req, child);
-  else fuse_reply_err(req, ENOENT);
+  else later_err(req, ENOENT);
 }
 
 /** A lazy directory is listed by JavaScript the first time it is used; past the deadline, EAGAIN. */
 static int needs_listing(mount_t *m, node_t *dir, fuse_req_t req) {
   if (!dir->lazy || dir->listed) return 0;
-  if (stuck(m)) { fuse_reply_err(req, EAGAIN); return -1; }
+  if (stuck(m)) { later_err(req, EAGAIN); return -1; }
   return 1;
 }
 
@@ -480,13 +571,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   mount_t *m = mount_of(req);
   pthread_mutex_lock(&m->lock);
   node_t *dir = find(m, parent);
-  if (!dir || dir->gone || !dir->is_dir) fuse_reply_err(req, dir && !dir->gone ? ENOTDIR : ENOENT);
+  if (!dir || dir->gone || !dir->is_dir) later_err(req, dir && !dir->gone ? ENOTDIR : ENOENT);
   else {
     int listing = needs_listing(m, dir, req);
     if (listing == 1) add_waiter(m, dir, req, W_LOOKUP, NULL, name);
     else if (listing == 0) answer_lookup(m, req, dir, name);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
 }
 
 static void forget_one(mount_t *m, fuse_ino_t ino, uint64_t count) {
@@ -501,6 +593,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   pthread_mutex_lock(&m->lock);
   forget_one(m, ino, nlookup);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   fuse_reply_none(req);
 }
 
@@ -509,6 +602,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   pthread_mutex_lock(&m->lock);
   for (size_t i = 0; i < count; i++) forget_one(m, forgets[i].ino, forgets[i].nlookup);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   fuse_reply_none(req);
 }
 
@@ -520,6 +614,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   int ok = n && !n->gone;
   if (ok) fill_attr(m, n, &st);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   if (ok) fuse_reply_attr(req, &st, CACHE_SECONDS);
   else fuse_reply_err(req, ENOENT);
   (void)fi;
@@ -538,6 +633,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   else if (!(to_set & FUSE_SET_ATTR_SIZE)) err = EPERM;
   else fill_attr(m, n, &st);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   if (err) fuse_reply_err(req, err);
   else fuse_reply_attr(req, &st, CACHE_SECONDS);
   (void)attr; (void)fi;
@@ -554,9 +650,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   node_t *n = find(m, ino);
   int mode = fi->flags & O_ACCMODE;
   int wants_read = mode != O_WRONLY, wants_write = mode != O_RDONLY;
-  if (!n || n->gone) fuse_reply_err(req, ENOENT);
-  else if (n->is_dir) fuse_reply_err(req, EISDIR);
-  else if ((wants_read && !(n->mode & 0444)) || (wants_write && !(n->mode & 0222))) fuse_reply_err(req, EACCES);
+  if (!n || n->gone) later_err(req, ENOENT);
+  else if (n->is_dir) later_err(req, EISDIR);
+  else if ((wants_read && !(n->mode & 0444)) || (wants_write && !(n->mode & 0222))) later_err(req, EACCES);
   else if (n->local) {
     char buf[32];
     size_t len;
@@ -572,6 +668,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     add_waiter(m, n, req, W_OPEN, fi, NULL);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -581,6 +678,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   node_t *n = find(m, ino);
   int gone = !n || n->gone;
   pthread_mutex_unlock(&m->lock);
+  send_later();
   // The handle is this request's alone until release: read it without the lock.
   if (gone) fuse_reply_err(req, ENOENT);
   else if ((size_t)off >= h->len) fuse_reply_buf(req, NULL, 0);
@@ -590,7 +688,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 /** Hands the bytes written since the last apply to JavaScript; the reply comes from whoever decides. */
 static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_size, int is_flush) {
   write_req_t *w = calloc(1, sizeof *w);
-  if (!w) { fuse_reply_err(req, ENOMEM); return; }
+  if (!w) { later_err(req, ENOMEM); return; }
   w->req = req;
   w->ino = h->ino;
   w->data = h->pending;
@@ -602,7 +700,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   h->pending = NULL;
   h->pending_len = 0;
   if (stuck(m) || m->stopping) {
-    fuse_reply_err(req, EAGAIN);
+    later_err(req, EAGAIN);
     free(w->data);
     free(w);
     return;
@@ -623,27 +721,28 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, ino);
-  if (!n || n->gone) fuse_reply_err(req, ENOENT);
-  else if ((uint64_t)off != h->written) fuse_reply_err(req, EINVAL);
+  if (!n || n->gone) later_err(req, ENOENT);
+  else if ((uint64_t)off != h->written) later_err(req, EINVAL);
   else if (h->pending_len + size > MAX_PENDING_WRITE) {
     free(h->pending);
     h->pending = NULL;
     h->pending_len = 0;
     h->written += size;
-    fuse_reply_err(req, EINVAL);
+    later_err(req, EINVAL);
   } else {
     char *grown = realloc(h->pending, h->pending_len + size + 1);
-    if (!grown) fuse_reply_err(req, ENOMEM);
+    if (!grown) later_err(req, ENOMEM);
     else {
       memcpy(grown + h->pending_len, buf, size);
       h->pending = grown;
       h->pending_len += size;
       h->written += size;
       if (size > 0 && buf[size - 1] == '\n') apply_write(m, req, h, size, 0);
-      else fuse_reply_write(req, size);
+      else { out_t *o = later(OUT_WRITE, req); if (o) o->count = size; }
     }
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -651,8 +750,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&m->lock);
   if (h->pending_len > 0) apply_write(m, req, h, 0, 1);
-  else fuse_reply_err(req, 0);
+  else later_err(req, 0);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   (void)ino;
 }
 
@@ -666,6 +766,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     maybe_free(m, n);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
   free(h->content);
   free(h->pending);
   free(h);
@@ -676,14 +777,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   mount_t *m = mount_of(req);
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, ino);
-  if (!n || n->gone) fuse_reply_err(req, ENOENT);
-  else if (!n->is_dir) fuse_reply_err(req, ENOTDIR);
+  if (!n || n->gone) later_err(req, ENOENT);
+  else if (!n->is_dir) later_err(req, ENOTDIR);
   else {
     int listing = needs_listing(m, n, req);
     if (listing == 1) add_waiter(m, n, req, W_OPENDIR, fi, NULL);
     else if (listing == 0) reply_opendir(m, req, fi, n);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
 }
 
 /** readdir and readdirplus: offsets are positions in the listing taken at opendir (0 and 1: `.` and `..`). */
@@ -717,6 +819,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
     if (plus && n) n->nlookup++;               /* readdirplus counts as a lookup of each entry */
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
   fuse_reply_buf(req, buf, used);
   free(buf);
 }
@@ -810,12 +913,14 @@ static void *notify_main(void *arg) {
     m->inval_head = i->next;
     if (!m->inval_head) m->inval_tail = NULL;
     pthread_mutex_unlock(&m->lock);
+  send_later();
     fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
     free(i->name);
     free(i);
     pthread_mutex_lock(&m->lock);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
   return NULL;
 }
 
@@ -837,11 +942,18 @@ static void *timer_main(void *arg) {
       if (w->state != WRITE_PENDING) continue;
       if (w->deadline <= now) {
         w->state = WRITE_CANCELLED;           /* the main thread will drop it, never apply it */
-        fuse_reply_err(w->req, EAGAIN);
+        later_err(w->req, EAGAIN);
       } else if (w->deadline < next) {
         next = w->deadline;
       }
     }
+    pthread_mutex_unlock(&m->lock);
+    send_later();
+    pthread_mutex_lock(&m->lock);
+    if (m->stopping) break;
+    // What arrived while the replies went out signalled no one: count it in.
+    if (m->oldest && m->oldest->deadline < next) next = m->oldest->deadline;
+    for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING && w->deadline < next) next = w->deadline;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     double wait = next - now_ms();
@@ -852,6 +964,7 @@ static void *timer_main(void *arg) {
     pthread_cond_timedwait(&m->wake, &m->lock, &until);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
   return NULL;
 }
 
@@ -918,6 +1031,7 @@ static void finish_read(napi_env env, mount_t *m, uint64_t ino) {
     maybe_free(m, n);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
   free(content);
 }
 
@@ -941,6 +1055,7 @@ static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
     maybe_free(m, n);
   }
   pthread_mutex_unlock(&m->lock);
+  send_later();
 }
 
 static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
@@ -949,6 +1064,7 @@ static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
   if (taken) w->state = WRITE_TAKEN;
   unlink_write(m, w);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   if (taken) {
     napi_value args[2], result;
     void *data;
@@ -975,6 +1091,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     pthread_mutex_lock(&m->lock);
     if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
     pthread_mutex_unlock(&m->lock);
+  send_later();
     if (c->kind == CALL_READ) finish_read(env, m, c->ino);
     else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
     else finish_write(env, m, c->write);
@@ -1168,13 +1285,14 @@ static void shutdown_mount(mount_t *m) {
   while (m->oldest) {
     waiter_t *w = m->oldest;
     unlink_waiter(m, w);
-    fuse_reply_err(w->req, ENOTCONN);
+    later_err(w->req, ENOTCONN);
     free_waiter(w);
   }
-  for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING) { w->state = WRITE_CANCELLED; fuse_reply_err(w->req, ENOTCONN); }
+  for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING) { w->state = WRITE_CANCELLED; later_err(w->req, ENOTCONN); }
   pthread_cond_signal(&m->wake);
   pthread_cond_signal(&m->inval_wake);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   if (m->threads_started) {
     pthread_join(m->timer_thread, NULL);
     pthread_join(m->notify_thread, NULL);
@@ -1359,6 +1477,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     m->stopping = 1;
     pthread_cond_signal(&m->wake);
     pthread_mutex_unlock(&m->lock);
+  send_later();
     pthread_join(m->timer_thread, NULL);
     uint64_t one = 1;
     if (write(m->stop_fd, &one, sizeof one) < 0) {}
@@ -1410,6 +1529,7 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   }
 done:
   pthread_mutex_unlock(&m->lock);
+  send_later();
   return ok ? NULL : throw_error(env, "ENOMEM", "out of memory");
 }
 
@@ -1426,6 +1546,7 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   node_t *n = find(m, (uint64_t)ino);
   if (n && !n->gone && n->ino != ROOT_INO) remove_subtree(m, n);
   pthread_mutex_unlock(&m->lock);
+  send_later();
   return NULL;
 }
 
@@ -1445,6 +1566,7 @@ static napi_value js_set_hidden(napi_env env, napi_callback_info info) {
   node_t *n = find(m, (uint64_t)ino);
   if (n) n->hidden = hidden;
   pthread_mutex_unlock(&m->lock);
+  send_later();
   return NULL;
 }
 
@@ -1473,6 +1595,7 @@ static napi_value js_status(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&m->lock);
   double stale = (double)m->stale_reads, nodes = (double)m->count;
   pthread_mutex_unlock(&m->lock);
+  send_later();
   napi_create_double(env, stale, &value);
   napi_set_named_property(env, result, "staleReads", value);
   napi_create_double(env, blocked_ms(m), &value);
