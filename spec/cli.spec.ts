@@ -1,5 +1,7 @@
 // The procstat command: ls, dump, set, watch — plain, and through a real terminal (tmux).
 import { expect } from 'chai';
+import { promises as fs } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Procstat } from '../src';
 import { mountTemp } from './helpers/mounts';
@@ -58,9 +60,15 @@ describe('procstat command', () => {
     expect(mine.stdout).to.include(`${mnt}/svc/name:web\n`);
     expect(mine.stdout).to.include(`${mnt}/limit:5\n`);
     // As another user (nobody), the same mount is in the mount table (ls) but not theirs to dump.
+    // The command, copied where nobody can read it (a clone may sit in a directory only root can enter).
+    const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'procstat-cli-'));
+    await fs.copyFile(path.join(__dirname, '..', 'src', 'cli.js'), path.join(copy, 'cli.js'));
+    await fs.chmod(copy, 0o755);
+    const theirCli = `${process.execPath} ${path.join(copy, 'cli.js')}`;
     const asNobody = (command: string) => sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${command}`);
-    expect((await asNobody(`${CLI} ls`)).stdout).to.include(mnt);
-    const theirs = await asNobody(`${CLI} dump`);
+    expect((await asNobody(`${theirCli} ls`)).stdout).to.include(mnt);
+    const theirs = await asNobody(`${theirCli} dump`);
+    await fs.rm(copy, { recursive: true, force: true });
     expect(theirs.code).to.equal(1);
     expect(theirs.stdout).to.equal('');
     expect(theirs.stderr).to.equal('procstat: no procstat mounts of yours (uid 65534) on this machine; ' +

@@ -87,10 +87,17 @@ export class Publisher implements TreeObserver, Handlers {
   }
 
   removed(parent: DirNode, child: Node): void {
-    const ino = this.ino(child);
+    this.forget(this.ino(child), child);
+  }
+
+  /**
+   * The addon drops the node too: a node can be found removed (its object collected) before the
+   * event that removes it arrives, and that event must then still reach the addon.
+   */
+  private forget(ino: number, node: Node): void {
     if (!this.handle || !this.nodes.delete(ino)) return;
     this.addon.remove(this.handle, ino);
-    if (child instanceof DirNode) this.listed.delete(child);
+    if (node instanceof DirNode) this.listed.delete(node);
   }
 
   hiddenChanged(node: Node): void {
@@ -102,7 +109,7 @@ export class Publisher implements TreeObserver, Handlers {
   private live(ino: number): Node | undefined {
     const node = this.nodes.get(ino);
     if (node && node.removed) {
-      this.nodes.delete(ino);
+      this.forget(ino, node);
       return undefined;
     }
     return node;
@@ -166,7 +173,7 @@ export class Publisher implements TreeObserver, Handlers {
     for (let budget = REFRESH_BUDGET * 4; budget > 0; budget--) {
       const next = this.sweepCursor.next();
       if (next.done) { this.sweepCursor = null; break; }
-      if (next.value[1].removed) this.nodes.delete(next.value[0]);
+      if (next.value[1].removed) this.forget(next.value[0], next.value[1]);
     }
   }
 }
