@@ -5,7 +5,7 @@ import { ServedTree } from './served-tree';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
 const REFRESH_MS = 100;
-const REFRESH_BUDGET = 2000;
+const REFRESH_BUDGET = 500;
 
 const ERRNO: Record<string, number> = {
   EPERM: 1, ENOENT: 2, EIO: 5, EAGAIN: 11, EACCES: 13, EEXIST: 17, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EBUSY: 16, ENODEV: 19,
