@@ -15,7 +15,7 @@ const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 7;
 /** Fresh servers per side for the grep scans (each run: a first and a second scan of a new mount). */
 const GREP_RUNS = QUICK ? 2 : 5;
-/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release. */
+/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 const section = (name: string) => !ONLY || ONLY.includes(name);
 
@@ -165,7 +165,8 @@ async function serve(kind: string, mnt: string, dirs: number, files: number): Pr
   } else {
     const Item = itemClass(files);
     (globalThis as any).items = Array.from({ length: dirs }, () => new Item());
-    await procstat.mount(mnt);
+    // 'procstat' runs the stall recorder (the default), 'no-recorder' mounts without it.
+    await procstat.mount(mnt, kind === 'no-recorder' ? { stallThresholdMs: 0 } : {});
     unmount = () => procstat.unmount();
   }
   const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
@@ -289,6 +290,12 @@ function childAsync(args: string[]): Promise<any> {
       try { resolve(JSON.parse(out.trim().split('\n').pop()!)); } catch (err) { reject(err); }
     });
   });
+}
+
+/** CPU time (user + system) of a process's main thread so far, from /proc (clock ticks of 10 ms). */
+function mainThreadCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function median(values: number[]): number {
@@ -567,6 +574,35 @@ async function mountFigures(): Promise<void> {
     } finally { await big.stop(); }
   }
 
+  if (section('recorder')) {
+    // The stall recorder on (default) against off, side by side: cat latency in alternated rounds,
+    // then the servers' main-thread CPU over the same idle seconds.
+    const [rounds, perRound, idleMs] = QUICK ? [6, 50, 5000] : [20, 50, 10_000];
+    const on = await startServer('procstat', 1000, 10);
+    try {
+      const off = await startServer('no-recorder', 1000, 10);
+      try {
+        const servers: Record<string, Server> = { on, off };
+        const lat: Record<string, number[]> = { on: [], off: [] };
+        for (let r = 0; r < rounds; r++) {
+          for (const kind of r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) {
+            lat[kind].push(...(await childAsync(['reads', `${servers[kind].mnt}/Item/500/f5`, '-', String(perRound)])).cat);
+          }
+        }
+        for (const p of [50, 99]) {
+          const [o, b] = [percentile(lat.on, p), percentile(lat.off, p)];
+          row(`cat of one value with the stall recorder on, ${lat.on.length} reads each, p${p} (µs)`, o.toFixed(0), `${b.toFixed(0)} recorder off`,
+            `${(o / b).toFixed(2)}×`, '≤ 1.10× (unchanged)', o / b <= 1.10);
+        }
+        const before = { on: mainThreadCpuMs(on.process.pid!), off: mainThreadCpuMs(off.process.pid!) };
+        await sleep(idleMs);
+        const cpu = { on: mainThreadCpuMs(on.process.pid!) - before.on, off: mainThreadCpuMs(off.process.pid!) - before.off };
+        row(`main-thread CPU of an idle mounted service over ${idleMs / 1000} s, recorder on (ms)`, cpu.on.toFixed(0), `${cpu.off.toFixed(0)} recorder off`,
+          `${(cpu.on - cpu.off) >= 0 ? '+' : ''}${(cpu.on - cpu.off).toFixed(0)} ms`, '≤ +10 ms (one clock tick: unchanged)', cpu.on - cpu.off <= 10);
+      } finally { await off.stop(); }
+    } finally { await on.stop(); }
+  }
+
   if (section('aggregator')) {
     const agg: Record<string, number[]> = { procstat: [], prom: [] };
     for (let i = 0; i < RUNS; i++) for (const kind of ['procstat', 'prom']) agg[kind].push(await childAsync(['aggregator', kind]));
@@ -597,7 +633,7 @@ async function orchestrate(): Promise<void> {
     `+${(bytes.decorated - bytes.plain).toFixed(0)} B`, '≤ +250 B', bytes.decorated - bytes.plain <= 250);
   }
 
-  if (['grep', 'eld', 'cat', 'list', 'churn', 'million', 'aggregator'].some(section)) {
+  if (['grep', 'eld', 'cat', 'list', 'churn', 'million', 'aggregator', 'recorder'].some(section)) {
     startWakers();
     try { await mountFigures(); } finally { stopWakers(); }
   }

@@ -7,6 +7,8 @@
 // threadsafe function; the main thread replies to the kernel itself. A timer thread answers what
 // JavaScript has not answered within the deadline (the last content served, or EAGAIN) and tells
 // the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
+// procstat/ is the addon's own: the loop's health, the stall recorder (procstat/stall/), and each
+// file's description as user.procstat.* extended attributes, all answered without JavaScript.
 #define FUSE_USE_VERSION 34
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -40,7 +43,7 @@ extern char **environ;
 #define MAX_PENDING_WRITE (64 * 1024)
 
 enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
-enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS };
+enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS, LOCAL_STALL_STACK, LOCAL_STALL_COUNT, LOCAL_STALL_LONGEST, LOCAL_RECORD, LOCAL_KINDS };
 enum { W_OPEN, W_LOOKUP, W_OPENDIR };
 enum { CALL_READ, CALL_LIST, CALL_WRITE };
 enum { WRITE_PENDING, WRITE_TAKEN, WRITE_CANCELLED };
@@ -67,6 +70,7 @@ typedef struct node {
   uint8_t inflight;               /* a JavaScript call for this node is queued or running */
   uint64_t nlookup;               /* the kernel's references (lookup count) */
   uint32_t opens;
+  uint32_t description;           /* 1 + its index in the mount's descriptions; 0: none */
   struct node *first, *last, *prev, *next; /* children in insertion order; siblings */
   struct node *ino_next, *ent_next;        /* hash chains */
   char *content;                  /* the last content served: what a read past the deadline gets */
@@ -132,6 +136,12 @@ typedef struct out {
 } out_t;
 static __thread out_t *out_head, *out_tail;
 
+/** What a file is, as `getfattr -d` shows it: user.procstat.kind, .help and .unit (NULL: absent). */
+enum { X_KIND, X_HELP, X_UNIT, X_COUNT };
+typedef struct description {
+  char *text[X_COUNT];
+} description_t;
+
 typedef struct inval {
   uint64_t parent;
   char *name;
@@ -167,6 +177,14 @@ struct mount {
   waiter_t *oldest, *newest;      /* every waiter, in arrival order: deadlines are arrival + deadline_ms */
   write_req_t *writes;
   inval_t *inval_head, *inval_tail;
+  uint32_t id;                    /* how another thread's JavaScript (the stall watcher) names this mount */
+  description_t *descriptions;    /* never shrinks: nodes refer to them by index */
+  uint32_t description_count;
+  double stall_threshold_ms;      /* 0: no stall recorder */
+  double stack_key;               /* the stall `stack` was taken in: the last beat before it */
+  char *stack;
+  uint64_t stall_count;
+  double stall_longest_ms;
 };
 
 static double now_ms(void) {
@@ -639,9 +657,22 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   (void)attr; (void)fi;
 }
 
-static void local_content(mount_t *m, node_t *n, char *buf, size_t size, size_t *len) {
-  unsigned long long value = n->local == LOCAL_BLOCKED_MS ? (unsigned long long)blocked_ms(m) : m->stale_reads;
-  *len = (size_t)snprintf(buf, size, "%llu\n", value);
+static void describe_stall(mount_t *m, FILE *out);
+
+/** The content of a file the addon answers itself (procstat/), or NULL; the caller frees it. */
+static char *local_content(mount_t *m, node_t *n, size_t *len) {
+  char *text = NULL;
+  FILE *out = open_memstream(&text, len);
+  if (!out) return NULL;
+  switch (n->local) {
+    case LOCAL_BLOCKED_MS: fprintf(out, "%llu\n", (unsigned long long)blocked_ms(m)); break;
+    case LOCAL_STALE_READS: fprintf(out, "%llu\n", (unsigned long long)m->stale_reads); break;
+    case LOCAL_STALL_STACK: describe_stall(m, out); break;
+    case LOCAL_STALL_COUNT: fprintf(out, "%llu\n", (unsigned long long)m->stall_count); break;
+    case LOCAL_STALL_LONGEST: fprintf(out, "%.0f\n", m->stall_longest_ms); break;
+    case LOCAL_RECORD: fwrite(n->content, 1, n->content_len, out); break;
+  }
+  return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -654,10 +685,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   else if (n->is_dir) later_err(req, EISDIR);
   else if ((wants_read && !(n->mode & 0444)) || (wants_write && !(n->mode & 0222))) later_err(req, EACCES);
   else if (n->local) {
-    char buf[32];
-    size_t len;
-    local_content(m, n, buf, sizeof buf, &len);
-    reply_open(m, req, fi, n, buf, len);
+    size_t len = 0;
+    char *text = local_content(m, n, &len);
+    if (text) reply_open(m, req, fi, n, text, len);
+    else later_err(req, ENOMEM);
+    free(text);
   } else if (!wants_read) {
     reply_open(m, req, fi, n, NULL, 0);
   } else if (stuck(m)) {
@@ -858,13 +890,82 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char 
 }
 static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n) { refuse(req); (void)i; (void)n; }
 
+/* ---------- descriptions: user.procstat.kind, .help and .unit ---------- */
+
+static const char *const xattr_names[X_COUNT] = { "user.procstat.kind", "user.procstat.help", "user.procstat.unit" };
+
+/** procstat/'s own files describe themselves the same way. */
+static const char *const local_descriptions[LOCAL_KINDS][X_COUNT] = {
+  [LOCAL_BLOCKED_MS] = { "gauge", "how long the event loop has not answered (0 when it is healthy)", "ms" },
+  [LOCAL_STALE_READS] = { "counter", "reads answered at the deadline with the last content or EAGAIN", NULL },
+  [LOCAL_STALL_STACK] = { "stat", "the blocked main thread's stack while the event loop is stalled", NULL },
+  [LOCAL_STALL_COUNT] = { "counter", "stalls of the event loop past the threshold", NULL },
+  [LOCAL_STALL_LONGEST] = { "gauge", "the longest stall of the event loop", "ms" },
+  [LOCAL_RECORD] = { "stat", "one stall: when it began, how long it lasted, the stack taken during it", NULL },
+};
+
+static const char *xattr_of(mount_t *m, node_t *n, int which) {
+  if (n->local) return local_descriptions[n->local][which];
+  if (n->description) return m->descriptions[n->description - 1].text[which];
+  return NULL;
+}
+
+/** Copies the attribute (or, with `name` NULL, the list of names) under the lock; -errno on failure. */
+static ssize_t copy_xattr(mount_t *m, fuse_ino_t ino, const char *name, char **copy) {
+  ssize_t len = 0;
+  *copy = NULL;
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, ino);
+  if (!n || n->gone) len = -ENOENT;
+  else if (name) {
+    const char *value = NULL;
+    for (int x = 0; x < X_COUNT; x++) if (strcmp(name, xattr_names[x]) == 0) value = xattr_of(m, n, x);
+    if (!value) len = -ENODATA;
+    else if (!(*copy = strdup(value))) len = -ENOMEM;
+    else len = (ssize_t)strlen(value);
+  } else {
+    char list[128];
+    for (int x = 0; x < X_COUNT; x++) {
+      if (!xattr_of(m, n, x)) continue;
+      memcpy(list + len, xattr_names[x], strlen(xattr_names[x]) + 1);
+      len += (ssize_t)strlen(xattr_names[x]) + 1;
+    }
+    if (len && !(*copy = malloc((size_t)len))) len = -ENOMEM;
+    else if (len) memcpy(*copy, list, (size_t)len);
+  }
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  return len;
+}
+
+/** size 0 asks for the length; a buffer too small is ERANGE (getxattr(2)). */
+static void reply_xattr(fuse_req_t req, ssize_t len, char *copy, size_t size) {
+  if (len < 0) fuse_reply_err(req, (int)-len);
+  else if (size == 0) fuse_reply_xattr(req, (size_t)len);
+  else if ((size_t)len > size) fuse_reply_err(req, ERANGE);
+  else fuse_reply_buf(req, copy, (size_t)len);
+  free(copy);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  char *copy;
+  ssize_t len = copy_xattr(mount_of(req), ino, name, &copy);
+  reply_xattr(req, len, copy, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  char *copy;
+  ssize_t len = copy_xattr(mount_of(req), ino, NULL, &copy);
+  reply_xattr(req, len, copy, size);
+}
+
 static const struct fuse_lowlevel_ops operations = {
   .lookup = op_lookup, .forget = op_forget, .forget_multi = op_forget_multi, .getattr = op_getattr,
   .setattr = op_setattr, .open = op_open, .read = op_read, .write = op_write, .flush = op_flush,
   .release = op_release, .opendir = op_opendir, .readdir = op_readdir, .readdirplus = op_readdirplus,
   .releasedir = op_releasedir, .mknod = op_mknod, .mkdir = op_mkdir, .unlink = op_unlink, .rmdir = op_unlink,
   .symlink = op_symlink, .rename = op_rename, .link = op_link, .create = op_create, .setxattr = op_setxattr,
-  .removexattr = op_removexattr,
+  .removexattr = op_removexattr, .getxattr = op_getxattr, .listxattr = op_listxattr,
 };
 
 /* ---------- threads ---------- */
@@ -1102,9 +1203,14 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   free(c);
 }
 
+static void record_stall(mount_t *m, double began, double duration);
+
+/** Every HEARTBEAT_MS on the main thread; a beat that comes late ends a stall, which is recorded. */
 static void on_beat(uv_timer_t *timer) {
   mount_t *m = timer->data;
-  m->last_beat = now_ms();
+  double now = now_ms(), before = m->last_beat;
+  m->last_beat = now;
+  if (m->stall_threshold_ms > 0 && now - before >= m->stall_threshold_ms) record_stall(m, before, now - before);
 }
 
 static void close_timer(uv_handle_t *handle) {
@@ -1159,7 +1265,9 @@ static void pin_library(void) {
 
 /** `take_signals` is false for a signal the program listens to itself: then its handler decides. */
 static void track_mount(mount_t *m, const int take_signals[2]) {
+  static uint32_t last_id;
   pthread_mutex_lock(&dying_lock);
+  m->id = ++last_id;
   for (int i = 0; i < MAX_MOUNTS; i++) {
     if (dying[i]) continue;
     dying[i] = m;
@@ -1338,6 +1446,9 @@ static void free_table(mount_t *m) {
 static void release_mount(mount_t *m) {
   if (--m->refs > 0) return;
   free_table(m);
+  for (uint32_t i = 0; i < m->description_count; i++) for (int x = 0; x < X_COUNT; x++) free(m->descriptions[i].text[x]);
+  free(m->descriptions);
+  free(m->stack);
   pthread_mutex_destroy(&m->lock);
   pthread_cond_destroy(&m->wake);
   pthread_cond_destroy(&m->inval_wake);
@@ -1387,6 +1498,8 @@ static napi_ref ref_of(napi_env env, napi_value handlers, const char *name) {
   return ref;
 }
 
+static void add_stall_dir(mount_t *m, node_t *status);
+
 static void add_status_dir(mount_t *m) {
   node_t *root = find(m, ROOT_INO);
   node_t *dir = insert(m, root, STATUS_INO_BASE, "procstat", S_IFDIR | 0755, F_DIR);
@@ -1394,21 +1507,23 @@ static void add_status_dir(mount_t *m) {
   node_t *stale = insert(m, dir, STATUS_INO_BASE + 2, "stale_reads", S_IFREG | 0444, 0);
   if (blocked) blocked->local = LOCAL_BLOCKED_MS;
   if (stale) stale->local = LOCAL_STALE_READS;
+  add_stall_dir(m, dir);
 }
 
-/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }, takeSigint, takeSigterm) → handle */
+/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }, takeSigint, takeSigterm, stallThresholdMs) → handle */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6], handle, name;
+  size_t argc = 7;
+  napi_value argv[7], handle, name;
   bool take_sigint = false, take_sigterm = false;
   char mountpoint[4096], options[1024], error[512] = "";
-  double deadline;
+  double deadline, stall_threshold = 0;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return throw_error(env, "EINVAL", "mount: 4 arguments");
   if (napi_get_value_string_utf8(env, argv[0], mountpoint, sizeof mountpoint, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: path");
   if (napi_get_value_string_utf8(env, argv[1], options, sizeof options, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: options");
   if (napi_get_value_double(env, argv[2], &deadline) != napi_ok) return throw_error(env, "EINVAL", "mount: deadline");
-  if (argc == 6) { napi_get_value_bool(env, argv[4], &take_sigint); napi_get_value_bool(env, argv[5], &take_sigterm); }
+  if (argc >= 6) { napi_get_value_bool(env, argv[4], &take_sigint); napi_get_value_bool(env, argv[5], &take_sigterm); }
+  if (argc >= 7) napi_get_value_double(env, argv[6], &stall_threshold);
 
   mount_t *m = calloc(1, sizeof *m);
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
@@ -1417,6 +1532,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   pthread_cond_init(&m->inval_wake, NULL);
   m->env = env;
   m->deadline_ms = deadline;
+  m->stall_threshold_ms = stall_threshold;
   m->uid = getuid();
   m->gid = getgid();
   m->mount_time = (double)time(NULL);
@@ -1502,16 +1618,18 @@ undo:
   return throw_error(env, "EMOUNT", error);
 }
 
-/** add(handle, parentIno, ino, name, flags, mode): flags F_DIR | F_LAZY | F_HIDDEN. */
+/** add(handle, parentIno, ino, name, flags, mode[, description]): flags F_DIR | F_LAZY | F_HIDDEN. */
 static napi_value js_add(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   double parent, ino;
   int32_t flags, mode;
+  uint32_t description = 0;
   char name[256];
   size_t len;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  mount_t *m = argc == 6 ? get_mount(env, argv[0]) : NULL;
+  mount_t *m = argc >= 6 ? get_mount(env, argv[0]) : NULL;
+  if (argc == 7) napi_get_value_uint32(env, argv[6], &description);
   if (!m || napi_get_value_double(env, argv[1], &parent) != napi_ok || napi_get_value_double(env, argv[2], &ino) != napi_ok ||
       napi_get_value_string_utf8(env, argv[3], name, sizeof name, &len) != napi_ok ||
       napi_get_value_int32(env, argv[4], &flags) != napi_ok || napi_get_value_int32(env, argv[5], &mode) != napi_ok) {
@@ -1525,7 +1643,9 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
     node_t *old = find_child(m, dir->ino, name);
     if (old && old->ino >= STATUS_INO_BASE) goto done;  /* procstat/ is the mount's own */
     if (old) remove_subtree(m, old);   /* a replaced entry: the kernel forgets the old one */
-    ok = insert(m, dir, (uint64_t)ino, name, (uint32_t)mode | ((flags & F_DIR) ? S_IFDIR : S_IFREG), flags) != NULL;
+    node_t *n = insert(m, dir, (uint64_t)ino, name, (uint32_t)mode | ((flags & F_DIR) ? S_IFDIR : S_IFREG), flags);
+    if (n && description <= m->description_count) n->description = description;
+    ok = n != NULL;
   }
 done:
   pthread_mutex_unlock(&m->lock);
@@ -1544,7 +1664,7 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   if (!m->mounted) return NULL;
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, (uint64_t)ino);
-  if (n && !n->gone && n->ino != ROOT_INO) remove_subtree(m, n);
+  if (n && !n->gone && n->ino != ROOT_INO && n->ino < STATUS_INO_BASE) remove_subtree(m, n);  /* procstat/ stays */
   pthread_mutex_unlock(&m->lock);
   send_later();
   return NULL;
@@ -1584,24 +1704,234 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** status(handle) → { staleReads, blockedMs, nodes } */
+static void set_number(napi_env env, napi_value object, const char *name, double number) {
+  napi_value value;
+  napi_create_double(env, number, &value);
+  napi_set_named_property(env, object, name, value);
+}
+
+/** status(handle) → { staleReads, blockedMs, nodes, id, stalls, longestStallMs } */
 static napi_value js_status(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, value;
+  napi_value argv[1], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   mount_t *m = argc == 1 ? get_mount(env, argv[0]) : NULL;
   if (!m) return throw_error(env, "EINVAL", "status(handle)");
   napi_create_object(env, &result);
   pthread_mutex_lock(&m->lock);
   double stale = (double)m->stale_reads, nodes = (double)m->count;
+  double stalls = (double)m->stall_count, longest = m->stall_longest_ms;
   pthread_mutex_unlock(&m->lock);
   send_later();
-  napi_create_double(env, stale, &value);
-  napi_set_named_property(env, result, "staleReads", value);
-  napi_create_double(env, blocked_ms(m), &value);
-  napi_set_named_property(env, result, "blockedMs", value);
-  napi_create_double(env, nodes, &value);
-  napi_set_named_property(env, result, "nodes", value);
+  set_number(env, result, "staleReads", stale);
+  set_number(env, result, "blockedMs", blocked_ms(m));
+  set_number(env, result, "nodes", nodes);
+  set_number(env, result, "id", m->id);
+  set_number(env, result, "stalls", stalls);
+  set_number(env, result, "longestStallMs", longest);
+  return result;
+}
+
+/* ---------- the stall recorder: procstat/stall/ ---------- */
+
+#define STALL_DIR_INO (STATUS_INO_BASE + 10)
+#define RECENT_DIR_INO (STATUS_INO_BASE + 11)
+#define RECORD_INO_BASE (STATUS_INO_BASE + 1000)  /* + the stall's number */
+#define RECENT_KEEP 16
+
+static void add_stall_dir(mount_t *m, node_t *status) {
+  node_t *dir = status ? insert(m, status, STALL_DIR_INO, "stall", S_IFDIR | 0755, F_DIR) : NULL;
+  if (!dir) return;
+  const struct { const char *name; int local; } files[] = {
+    { "stack", LOCAL_STALL_STACK }, { "count", LOCAL_STALL_COUNT }, { "longest_ms", LOCAL_STALL_LONGEST },
+  };
+  for (int i = 0; i < 3; i++) {
+    node_t *n = insert(m, dir, STALL_DIR_INO + 2 + (uint64_t)i, files[i].name, S_IFREG | 0444, 0);
+    if (n) n->local = files[i].local;
+  }
+  insert(m, dir, RECENT_DIR_INO, "recent", S_IFDIR | 0755, F_DIR);
+}
+
+/** `stall/stack`: how long the loop has been blocked and the stack the watcher took meanwhile. */
+static void describe_stall(mount_t *m, FILE *out) {
+  double before = m->last_beat, blocked = now_ms() - before;
+  if (m->stall_threshold_ms <= 0) fprintf(out, "the stall recorder is off (stallThresholdMs: 0)\n");
+  else if (blocked < m->stall_threshold_ms) {
+    fprintf(out, "not stalled: the event loop answered %.0f ms ago (stalls past %.0f ms are recorded in recent/)\n",
+      blocked, m->stall_threshold_ms);
+  } else if (!m->stack || m->stack_key != before) {
+    fprintf(out, "blocked for %.0f ms (threshold %.0f ms); the stack is being taken, read again\n", blocked, m->stall_threshold_ms);
+  } else {
+    fprintf(out, "blocked for %.0f ms (threshold %.0f ms)\n%s", blocked, m->stall_threshold_ms, m->stack);
+  }
+}
+
+static void iso_time(double epoch_ms, char *buf, size_t size) {
+  time_t seconds = (time_t)(epoch_ms / 1000);
+  struct tm tm;
+  gmtime_r(&seconds, &tm);
+  size_t len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + len, size - len, ".%03dZ", (int)((long long)epoch_ms % 1000));
+}
+
+static double epoch_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/** On the main thread, at the first beat after a stall: one file in recent/ (the last 16 kept). */
+static void record_stall(mount_t *m, double began, double duration) {
+  char start[40], *text = NULL;
+  size_t len = 0;
+  iso_time(epoch_now_ms() - duration, start, sizeof start);
+  FILE *out = open_memstream(&text, &len);
+  if (!out) return;
+  pthread_mutex_lock(&m->lock);
+  fprintf(out, "start: %s\nduration_ms: %.0f\n%s", start, duration,
+    m->stack && m->stack_key == began ? m->stack : "the stall ended before its stack could be taken\n");
+  if (fclose(out) != 0) { free(text); text = NULL; }
+  free(m->stack);
+  m->stack = NULL;
+  uint64_t number = ++m->stall_count;
+  if (duration > m->stall_longest_ms) m->stall_longest_ms = duration;
+  node_t *dir = find(m, RECENT_DIR_INO);
+  char name[24];
+  snprintf(name, sizeof name, "%llu", (unsigned long long)number);
+  node_t *n = dir && text ? insert(m, dir, RECORD_INO_BASE + number, name, S_IFREG | 0444, 0) : NULL;
+  if (n) {
+    n->local = LOCAL_RECORD;
+    n->content = text;
+    n->content_len = len;
+    text = NULL;
+  }
+  node_t *old = number > RECENT_KEEP ? find(m, RECORD_INO_BASE + number - RECENT_KEEP) : NULL;
+  if (old && !old->gone) remove_subtree(m, old);
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  free(text);
+}
+
+/** The mount with this id, locked (and the registry with it), or NULL; see unlock_by_id(). */
+static mount_t *lock_by_id(uint32_t id) {
+  pthread_mutex_lock(&dying_lock);
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    if (dying[i] && dying[i]->id == id) {
+      pthread_mutex_lock(&dying[i]->lock);
+      return dying[i];
+    }
+  }
+  pthread_mutex_unlock(&dying_lock);
+  return NULL;
+}
+
+static void unlock_by_id(mount_t *m) {
+  pthread_mutex_unlock(&m->lock);
+  pthread_mutex_unlock(&dying_lock);
+  send_later();
+}
+
+/**
+ * stallState(id) → { blockedMs, key, thresholdMs, needsStack } or null once unmounted. Called by
+ * the stall watcher, a worker thread: a stalled main thread cannot answer, and a healthy one is
+ * never disturbed. `key` names the stall (the last beat before it) for setStallStack().
+ */
+static napi_value js_stall_state(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, value;
+  uint32_t id = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_error(env, "EINVAL", "stallState(id)");
+  mount_t *m = lock_by_id(id);
+  if (!m) return NULL;
+  double key = m->last_beat, blocked = now_ms() - key, threshold = m->stall_threshold_ms;
+  bool needs = threshold > 0 && blocked >= threshold && !(m->stack && m->stack_key == key);
+  unlock_by_id(m);
+  napi_create_object(env, &result);
+  set_number(env, result, "blockedMs", blocked);
+  set_number(env, result, "key", key);
+  set_number(env, result, "thresholdMs", threshold);
+  napi_get_boolean(env, needs, &value);
+  napi_set_named_property(env, result, "needsStack", value);
+  return result;
+}
+
+/** setStallStack(id, key, text): the stack of stall `key`; dropped if that stall has ended. */
+static napi_value js_set_stall_stack(napi_env env, napi_callback_info info) {
+  size_t argc = 3, len = 0;
+  napi_value argv[3];
+  uint32_t id = 0;
+  double key = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_double(env, argv[1], &key) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], NULL, 0, &len) != napi_ok) {
+    return throw_error(env, "EINVAL", "setStallStack(id, key, text)");
+  }
+  char *text = malloc(len + 1);
+  if (!text) return throw_error(env, "ENOMEM", "out of memory");
+  napi_get_value_string_utf8(env, argv[2], text, len + 1, &len);
+  mount_t *m = lock_by_id(id);
+  if (m && m->last_beat == key) {
+    free(m->stack);
+    m->stack = text;
+    m->stack_key = key;
+    text = NULL;
+  }
+  if (m) unlock_by_id(m);
+  free(text);
+  return NULL;
+}
+
+/* ---------- descriptions from JavaScript ---------- */
+
+/** describe(handle, kind, help, unit) → a number for add(); help and unit may be undefined. */
+static napi_value js_describe(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 4 ? get_mount(env, argv[0]) : NULL;
+  if (!m) return throw_error(env, "EINVAL", "describe(handle, kind, help, unit)");
+  description_t d = { { NULL } };
+  for (int x = 0; x < X_COUNT; x++) {
+    size_t len;
+    if (napi_get_value_string_utf8(env, argv[1 + x], NULL, 0, &len) != napi_ok) continue;  /* undefined: absent */
+    if (!(d.text[x] = malloc(len + 1))) goto nomem;
+    napi_get_value_string_utf8(env, argv[1 + x], d.text[x], len + 1, &len);
+  }
+  pthread_mutex_lock(&m->lock);
+  description_t *grown = realloc(m->descriptions, (m->description_count + 1) * sizeof *grown);
+  if (grown) {
+    m->descriptions = grown;
+    grown[m->description_count++] = d;
+  }
+  uint32_t number = m->description_count;
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  if (!grown) goto nomem;
+  napi_create_uint32(env, number, &result);
+  return result;
+nomem:
+  for (int x = 0; x < X_COUNT; x++) free(d.text[x]);
+  return throw_error(env, "ENOMEM", "out of memory");
+}
+
+/** descriptionOf(path) → { kind, help, unit } from the file's user.procstat.* attributes (the CLI). */
+static napi_value js_description_of(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], result, value;
+  char path[4096], buf[4096];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) {
+    return throw_error(env, "EINVAL", "descriptionOf(path)");
+  }
+  napi_create_object(env, &result);
+  const char *keys[X_COUNT] = { "kind", "help", "unit" };
+  for (int x = 0; x < X_COUNT; x++) {
+    ssize_t got = getxattr(path, xattr_names[x], buf, sizeof buf);
+    if (got < 0) continue;
+    napi_create_string_utf8(env, buf, (size_t)got, &value);
+    napi_set_named_property(env, result, keys[x], value);
+  }
   return result;
 }
 
@@ -1613,6 +1943,10 @@ NAPI_MODULE_INIT() {
     { "setHidden", NULL, js_set_hidden, NULL, NULL, NULL, napi_default, NULL },
     { "unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL },
     { "status", NULL, js_status, NULL, NULL, NULL, napi_default, NULL },
+    { "describe", NULL, js_describe, NULL, NULL, NULL, napi_default, NULL },
+    { "stallState", NULL, js_stall_state, NULL, NULL, NULL, napi_default, NULL },
+    { "setStallStack", NULL, js_set_stall_stack, NULL, NULL, NULL, napi_default, NULL },
+    { "descriptionOf", NULL, js_description_of, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -4,7 +4,7 @@
 #   libfuse3-dev    headers to build the addon from source (this repository has no prebuilt binary)
 #   libfuse2        only for the benchmark's and the spec's bare fuse-native baseline (coexists with fuse3;
 #                   Debian's "fuse" package would remove fuse3, so it is never installed)
-#   prometheus tmux for the spec (promtool, a real Prometheus server, a real terminal)
+#   prometheus tmux attr  for the spec (promtool, a real Prometheus server, a real terminal, getfattr)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -14,6 +14,7 @@ ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2 ' || need+=(libfuse2)
 command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essential)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v tmux >/dev/null || need+=(tmux)
+command -v getfattr >/dev/null || need+=(attr)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq

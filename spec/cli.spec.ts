@@ -112,7 +112,9 @@ describe('procstat command', () => {
       [`watch ${mnt} ${mnt}`, `watch takes one path, got ${mnt} and ${mnt}`],
       [`dump -a ${mnt}`, 'unknown option -a for dump'],
       [`dump ${mnt} ${mnt}`, 'dump takes at most 1 argument, got 2'],
-      ['ls -l', 'unknown option -l for ls'],
+      ['ls -a', 'unknown option -a for ls'],
+      [`ls -l ${mnt} ${mnt}`, 'ls -l takes at most 1 argument, got 2'],
+      [`dump --describe ${mnt} ${mnt}`, 'dump takes at most 1 argument, got 2'],
       [`set ${mnt}/limit`, 'set takes 2 arguments, got 1'],
       ['frob', 'unknown command frob'],
       ['', 'a command is needed'],
@@ -128,7 +130,7 @@ describe('procstat command', () => {
   it('help prints the usage with every option, on stdout', async () => {
     const help = await sh(`${CLI} help`);
     expect(help.code).to.equal(0);
-    for (const line of ['procstat ls', 'procstat dump [path]', 'procstat watch [path] [-n secs] [--count N]',
+    for (const line of ['procstat ls', 'procstat ls -l [path]', 'procstat dump [--describe] [path]', 'procstat watch [path] [-n secs] [--count N]',
       'procstat set <file> <value>', 'procstat help', 'a value over 1024 bytes is cut']) {
       expect(help.stdout).to.include(line);
     }

@@ -3,6 +3,7 @@
 import { promises as fs, readFileSync } from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
+import type { Addon } from './fuse/addon';
 
 /** dump prints at most this many bytes of a value (and reads no more than one byte past it). */
 const VALUE_CAP = 1024;
@@ -10,8 +11,12 @@ const VALUE_CAP = 1024;
 const WATCH_WIDTH = 40;
 
 const USAGE = `usage: procstat ls                    the procstat mounts on this machine: pid, app, path
-       procstat dump [path]           path:value lines of every file below path (default: every procstat
-                                      mount you own); a value over ${VALUE_CAP} bytes is cut there and ends with …
+       procstat ls -l [path]          every file below path (default: every procstat mount you own) with
+                                      its kind (counter, gauge, parameter, stat), unit and help
+       procstat dump [--describe] [path]
+                                      path:value lines of every file below path (default: every procstat
+                                      mount you own); a value over ${VALUE_CAP} bytes is cut there and ends with …;
+                                      --describe adds each file's kind, unit and help after a #
        procstat watch [path] [-n secs] [--count N]
                                       a table of the values below path (default: every procstat mount you
                                       own), redrawn every secs seconds (default 2), with per-second rates;
@@ -60,27 +65,66 @@ async function readValue(file: string, cap: number): Promise<string> {
   }
 }
 
-/** Every readable file below `root`, as [path, value] (write-only files and vanished ones left out). */
-async function values(root: string, cap: number): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
+/** Every file below `root` (or `root` itself, a file), in listing order. */
+async function filesBelow(root: string): Promise<string[]> {
+  const out: string[] = [];
   const visit = async (dir: string): Promise<void> => {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        await visit(full);
-        continue;
-      }
-      const text = await readValue(full, cap).catch(() => undefined);
-      if (text !== undefined) out.push([full, text]);
+      if (entry.isDirectory()) await visit(full);
+      else out.push(full);
     }
   };
   const stat = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
     throw new Error(err.code === 'ENOENT' ? `${root}: no such file or directory` : `${root}: ${err.message}`);
   });
   if (stat.isDirectory()) await visit(root);
-  else out.push([root, await readValue(root, cap)]);
+  else out.push(root);
   return out;
+}
+
+/** Every readable file below `root`, as [path, value] (write-only files and vanished ones left out). */
+async function values(root: string, cap: number): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  const files = await filesBelow(root);
+  if (files.length === 1 && files[0] === root) return [[root, await readValue(root, cap)]];
+  for (const file of files) {
+    const text = await readValue(file, cap).catch(() => undefined);
+    if (text !== undefined) out.push([file, text]);
+  }
+  return out;
+}
+
+interface Description {
+  kind?: string;
+  help?: string;
+  unit?: string;
+}
+
+/**
+ * A file's user.procstat.* attributes, read through procstat's addon (Node has no getxattr). Loaded
+ * only here: every other command works from this file alone, without the package around it.
+ */
+function describe(file: string): Description {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const addon: Addon = require('./fuse/addon').loadAddon();
+    return addon.descriptionOf(file);
+  } catch {
+    return {}; // no addon here: files are shown without their description
+  }
+}
+
+/** The directories to walk: the given path, else every procstat mount of this user. */
+function roots(arg: string | undefined): string[] {
+  if (arg) return [path.resolve(arg)];
+  const uid = process.getuid!();
+  const own = mounts().filter((m) => m.uid === uid).map((m) => m.path);
+  if (own.length === 0) {
+    throw new Error(`no procstat mounts of yours (uid ${uid}) on this machine; procstat ls lists every user's, give a path to read one`);
+  }
+  return own;
 }
 
 /**
@@ -89,13 +133,8 @@ async function values(root: string, cap: number): Promise<Array<[string, string]
  */
 async function valuesOf(arg: string | undefined, cap: number): Promise<Array<{ root: string; values: Array<[string, string]> }>> {
   if (arg) return [{ root: path.resolve(arg), values: await values(path.resolve(arg), cap) }];
-  const uid = process.getuid!();
-  const own = mounts().filter((m) => m.uid === uid).map((m) => m.path);
-  if (own.length === 0) {
-    throw new Error(`no procstat mounts of yours (uid ${uid}) on this machine; procstat ls lists every user's, give a path to read one`);
-  }
   const out: Array<{ root: string; values: Array<[string, string]> }> = [];
-  for (const root of own) {
+  for (const root of roots(arg)) {
     try {
       out.push({ root, values: await values(root, cap) });
     } catch (err) {
@@ -111,8 +150,31 @@ function ls(): void {
   for (const row of rows) console.log(`${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2]}`);
 }
 
-async function dump(arg?: string): Promise<void> {
-  for (const { values: list } of await valuesOf(arg, VALUE_CAP)) for (const [file, value] of list) console.log(`${file}:${value}`);
+/** `kind unit: help`, the parts a file has. */
+function describedAs({ kind, help, unit }: Description): string {
+  return `${[kind, unit].filter(Boolean).join(' ')}${help ? `: ${help}` : ''}`;
+}
+
+/** `procstat ls -l`: a line per file, KIND UNIT PATH HELP. */
+async function listFiles(arg: string | undefined): Promise<void> {
+  const rows: string[][] = [['KIND', 'UNIT', 'PATH', 'HELP']];
+  for (const root of roots(arg)) {
+    for (const file of await filesBelow(root).catch((err) => { console.error(`procstat: skipped ${err.message}`); return []; })) {
+      const { kind, unit, help } = describe(file);
+      rows.push([kind ?? '-', unit ?? '-', file, help ?? '']);
+    }
+  }
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const row of rows) console.log(`${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2].padEnd(widths[2])}  ${row[3]}`.trimEnd());
+}
+
+async function dump(arg: string | undefined, described: boolean): Promise<void> {
+  for (const { values: list } of await valuesOf(arg, VALUE_CAP)) {
+    for (const [file, value] of list) {
+      const description = described ? describedAs(describe(file)) : '';
+      console.log(`${file}:${value}${description ? `  # ${description}` : ''}`);
+    }
+  }
 }
 
 /** Redraws a table every `seconds`; a numeric value that went up shows its rate per second. */
@@ -211,10 +273,13 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   switch (command) {
     case 'ls':
+      if (args[0] === '-l') return listFiles(positional('ls -l', args.slice(1), 0, 1)[0]);
       positional(command, args, 0, 0);
       return ls();
-    case 'dump':
-      return dump(positional(command, args, 0, 1)[0]);
+    case 'dump': {
+      const described = args[0] === '--describe';
+      return dump(positional(command, described ? args.slice(1) : args, 0, 1)[0], described);
+    }
     case 'watch': {
       const { path: root, seconds, count } = watchArgs(args);
       return watch(root, seconds, count);

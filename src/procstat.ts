@@ -2,6 +2,7 @@ import { chooseMountpoint } from './fuse/mount-path';
 import { FuseMount, MountOptions } from './fuse/mount';
 import { ProcstatError } from './runtime/errors';
 import { validateMountOptions } from './runtime/mount-options';
+import { Exposition } from './runtime/prometheus';
 import { StatsTree } from './runtime/stats-tree';
 import { SnapshotWriter } from './snapshot/snapshot-writer';
 
@@ -41,6 +42,13 @@ export class Procstat extends StatsTree {
         `${interval} ms instead (parameters cannot be set there)`, 'ProcstatWarning');
       this.mounted = await SnapshotWriter.start(this, mountpoint, interval);
     }
+  }
+
+  /** The tree's metric families, and while FUSE-mounted the mount's own (procstat_stall_count_total …). */
+  override collectMetrics(options: { prefix?: string } = {}): Exposition {
+    const view = super.collectMetrics(options);
+    if (this.mounted instanceof FuseMount) view.visit(this.mounted.status, ['procstat'], []);
+    return view;
   }
 
   /** Removes the mount; the tree stays and can be mounted again. */

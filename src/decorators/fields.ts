@@ -8,6 +8,10 @@ export interface StatOptions {
   /** File name; default the property name. */
   name?: string;
   format?: ValueFormat;
+  /** What the value means: `# HELP` in the Prometheus view, the file's user.procstat.help attribute. */
+  help?: string;
+  /** Its unit, e.g. `seconds` or `bytes`: added to the Prometheus name, the file's user.procstat.unit attribute. */
+  unit?: string;
 }
 
 export interface ParameterDecoratorOptions<T = any> extends StatOptions {
@@ -67,6 +71,8 @@ function statField(kind: FieldSpec['kind'], nameOrOptions?: string | ParameterDe
       max: options.max,
       validate: options.validate,
       format: options.format,
+      help: options.help,
+      unit: options.unit,
     };
     if (tc39) recordTc39Field(context, field);
     else recordLegacyField(target.constructor, field);

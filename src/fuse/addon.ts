@@ -5,12 +5,31 @@ import { ProcstatError } from '../runtime/errors';
 /** The native binding (native/procstat.c): the inode table and the FUSE session live there. */
 export interface Addon {
   /** `takeSigint`/`takeSigterm`: the addon's handler removes the mount before the signal ends the process. */
-  mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers, takeSigint: boolean, takeSigterm: boolean): MountHandle;
-  add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number): void;
+  mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers, takeSigint: boolean, takeSigterm: boolean,
+    stallThresholdMs: number): MountHandle;
+  /** `description`: a number from describe(), shown as the file's user.procstat.* attributes. */
+  add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number, description?: number): void;
+  describe(handle: MountHandle, kind: string, help: string | undefined, unit: string | undefined): number;
   remove(handle: MountHandle, ino: number): void;
   setHidden(handle: MountHandle, ino: number, hidden: boolean): void;
   unmount(handle: MountHandle): void;
-  status(handle: MountHandle): { staleReads: number; blockedMs: number; nodes: number };
+  status(handle: MountHandle): MountStatus;
+  /** From any thread, by the mount's id: null once it is unmounted. */
+  stallState(id: number): { blockedMs: number; key: number; thresholdMs: number; needsStack: boolean } | null;
+  /** The stack of the stall `key` names; dropped if that stall has ended. */
+  setStallStack(id: number, key: number, text: string): void;
+  /** A file's user.procstat.* attributes, read with getxattr(2) (the CLI). */
+  descriptionOf(path: string): { kind?: string; help?: string; unit?: string };
+}
+
+export interface MountStatus {
+  staleReads: number;
+  blockedMs: number;
+  nodes: number;
+  /** The mount's number for stallState() and setStallStack(). */
+  id: number;
+  stalls: number;
+  longestStallMs: number;
 }
 
 /** What the addon asks JavaScript, on the main thread. Each returns content or an errno (positive). */
@@ -24,6 +43,8 @@ export type MountHandle = { readonly __mount: unique symbol };
 
 export const F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4;
 export const ROOT_INO = 1;
+/** The addon's own procstat/ directory (native/procstat.c STATUS_INO_BASE). */
+export const STATUS_INO = 2 ** 60;
 
 let loaded: Addon | undefined;
 

@@ -1,10 +1,13 @@
 import { execFile } from 'child_process';
 import { constants, promises as fs } from 'fs';
 import * as path from 'path';
+import { isMainThread, Worker } from 'worker_threads';
 import { ProcstatError } from '../runtime/errors';
 import { loadAddon, MountHandle } from './addon';
 import { Publisher } from './publisher';
 import { ServedTree } from './served-tree';
+import { statusDirectory } from './status-files';
+import { DirNode } from '../runtime/nodes';
 
 export interface MountOptions {
   /** Let other users read the mount (FUSE `allow_other`, with `default_permissions`; needs `user_allow_other` in /etc/fuse.conf). */
@@ -15,9 +18,32 @@ export interface MountOptions {
   fallback?: 'snapshot';
   /** How often the snapshot fallback rewrites the files (ms, default 1000). */
   snapshotIntervalMs?: number;
+  /** A blocked event loop past this is a stall: its stack is taken and it is recorded in procstat/stall/ (ms, default 1000; 0: off). */
+  stallThresholdMs?: number;
 }
 
 const DEFAULT_DEADLINE_MS = 100;
+const DEFAULT_STALL_THRESHOLD_MS = 1000;
+
+/**
+ * The worker that takes the main thread's stack during a stall (stall-watcher.ts): one per process,
+ * started by the first mount and kept (idle while nothing is mounted), unref'd so that it never
+ * keeps the process alive. Only for mounts of the main thread: its inspector session reaches the
+ * main thread, not a worker that mounts.
+ */
+let watcher: Worker | undefined;
+
+function watchStalls(id: number): void {
+  if (!isMainThread) return;
+  if (!watcher) {
+    watcher = new Worker(path.join(__dirname, 'stall-watcher.js'));
+    watcher.unref();
+    // The watcher must never take the service down: its failure only costs the stall stacks.
+    watcher.on('error', (err) => process.emitWarning(`procstat: the stall watcher failed: ${err.message}`, 'ProcstatWarning'));
+    watcher.on('exit', () => { watcher = undefined; });
+  }
+  watcher.postMessage(id);
+}
 
 /**
  * Options for fusermount3. `auto_unmount`: fusermount3 stays alive and removes the mount when the
@@ -109,7 +135,9 @@ export class FuseMount {
   private unmounted = false;
 
   private constructor(readonly mountpoint: string, private readonly handle: MountHandle, private readonly publisher: Publisher,
-    private readonly created: boolean) {}
+    private readonly created: boolean,
+    /** The addon's procstat/ figures as tree files, for the Prometheus view (not in the tree: see status-files.ts). */
+    readonly status: DirNode) {}
 
   static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
     await checkFuse();
@@ -121,17 +149,20 @@ export class FuseMount {
     const created = await prepare(mountpoint);
     const publisher = new Publisher(tree, addon);
     let handle: MountHandle;
+    const stallThresholdMs = options.stallThresholdMs ?? DEFAULT_STALL_THRESHOLD_MS;
     try {
       handle = addon.mount(mountpoint, fuseOptions(options), options.deadlineMs ?? DEFAULT_DEADLINE_MS, {
         read: (ino) => publisher.read(ino), list: (ino) => publisher.list(ino), write: (ino, data) => publisher.write(ino, data),
-      }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0);
+      }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0, stallThresholdMs);
     } catch (err) {
       publisher.stop();
       if (created) await fs.rmdir(mountpoint).catch(() => undefined);
       throw mountError(err, mountpoint);
     }
     publisher.attach(handle);
-    const mount = new FuseMount(mountpoint, handle, publisher, created);
+    if (stallThresholdMs > 0) watchStalls(addon.status(handle).id);
+    const status = statusDirectory(() => addon.status(handle));
+    const mount = new FuseMount(mountpoint, handle, publisher, created, status);
     if (live.size === 0) process.on('exit', unmountAllNow);
     live.add(mount);
     return mount;

@@ -1,6 +1,6 @@
 import { ProcstatError } from '../runtime/errors';
 import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
-import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO } from './addon';
+import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
 import { ServedTree } from './served-tree';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
@@ -32,6 +32,8 @@ export class Publisher implements TreeObserver, Handlers {
   private sweepCursor: Iterator<[number, Node]> | null = null;
   private readonly timer: NodeJS.Timeout;
   private handle: MountHandle | null = null;
+  /** The addon's numbers for the descriptions told so far, by kind, help and unit. */
+  private readonly descriptions = new Map<string, number>();
 
   constructor(private readonly tree: ServedTree, private readonly addon: Addon) {
     this.timer = setInterval(() => this.refreshSome(), REFRESH_MS);
@@ -55,7 +57,22 @@ export class Publisher implements TreeObserver, Handlers {
   }
 
   private ino(node: Node): number {
-    return node === this.tree.root ? ROOT_INO : node.id + 1;
+    if (node === this.tree.root) return ROOT_INO;
+    // The tree's procstat/ (the class census) goes into the addon's own procstat/ directory.
+    if (node.parent === this.tree.root && node.name === 'procstat') return STATUS_INO;
+    return node.id + 1;
+  }
+
+  /** The addon's number for a file's kind, help and unit (its user.procstat.* attributes). */
+  private description(file: FileNode): number {
+    const { help, unit } = file.behavior;
+    const key = `${file.fileKind}\0${help ?? ''}\0${unit ?? ''}`;
+    let number = this.descriptions.get(key);
+    if (number === undefined) {
+      number = this.addon.describe(this.handle!, file.fileKind, help, unit);
+      this.descriptions.set(key, number);
+    }
+    return number;
   }
 
   /** Whether the addon holds `dir`'s listing (so a new child must be told). */
@@ -72,7 +89,8 @@ export class Publisher implements TreeObserver, Handlers {
       if (this.nodes.has(ino) || child.removed) continue;
       const isDir = child instanceof DirNode;
       const flags = (isDir ? F_DIR : 0) | (isDir && child.lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
-      this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, isDir ? 0o755 : (child as FileNode).permissions);
+      if (isDir) this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755);
+      else this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, (child as FileNode).permissions, this.description(child as FileNode));
       this.nodes.set(ino, child);
       if (isDir && !child.lazy) for (const grandchild of child.children(true)) stack.push([child, grandchild]);
     }

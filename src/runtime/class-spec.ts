@@ -17,6 +17,8 @@ export interface FieldSpec {
   readonly max?: number | bigint;
   readonly validate?: (value: any) => boolean | string;
   readonly format?: ValueFormat;
+  readonly help?: string;
+  readonly unit?: string;
 }
 
 export interface StatDirOptions<T = any> {

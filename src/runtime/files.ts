@@ -8,9 +8,18 @@ import { StartEnd } from './start-end';
 
 /** File behaviours and directory shapes shared by the imperative API and the decorators. */
 
-export function valueFile(name: string, get: () => unknown, format?: ValueFormat, metric?: 'counter' | 'gauge'): FileNode {
-  const print = formatterFor(format);
-  return new FileNode(name, { read: () => `${print(get())}\n`, value: get, metric });
+/** How a value is shown and what it means (help and unit: see FileBehavior). */
+export interface ValueOptions {
+  format?: ValueFormat;
+  /** `'counter'` for a value that only goes up (the Prometheus view adds `_total`); default gauge. */
+  metric?: 'counter' | 'gauge';
+  help?: string;
+  unit?: string;
+}
+
+export function valueFile(name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
+  const print = formatterFor(options.format);
+  return new FileNode(name, { read: () => `${print(get())}\n`, value: get, metric: options.metric, help: options.help, unit: options.unit });
 }
 
 export interface ParameterOptions<T = any> {
@@ -25,6 +34,8 @@ export interface ParameterOptions<T = any> {
   /** Return false (or a message) to refuse a value with EINVAL. */
   validate?: (value: T) => boolean | string;
   format?: ValueFormat;
+  help?: string;
+  unit?: string;
 }
 
 function checkRange(value: unknown, options: ParameterOptions): void {
@@ -59,7 +70,7 @@ export function parameterWriter(options: ParameterOptions): (text: string) => vo
 }
 
 export function parameterFile(name: string, options: ParameterOptions): FileNode {
-  const behavior: FileBehavior = { write: parameterWriter(options) };
+  const behavior: FileBehavior = { write: parameterWriter(options), help: options.help, unit: options.unit };
   if (options.get) {
     const print = formatterFor(options.format);
     const get = options.get;

@@ -84,9 +84,11 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
   if (field?.writable && write) {
     return parameterFile(name, {
       get: read, set: write, type: field.type ?? (value === undefined || value === null ? field.typeHint : undefined), min: field.min, max: field.max, validate: field.validate, format: field.format,
+      help: field.help, unit: field.unit,
     });
   }
-  return valueFile(name, read, field?.format, field?.kind === 'counter' ? 'counter' : undefined);
+  const metric = field?.kind === 'counter' || field?.kind === 'gauge' ? field.kind : undefined;
+  return valueFile(name, read, { format: field?.format, metric, help: field?.help, unit: field?.unit });
 }
 
 /** One `@StatDir` instance: a file or directory per decorated field. */
@@ -235,10 +237,12 @@ export class ClassDir extends DirNode {
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
   private readonly finalizer = new FinalizationRegistry<Key>((key) => {
+    this.registry.collected(this.spec);
     if (this.instances.get(key)?.deref() === undefined) this.drop(key);
   });
 
-  constructor(readonly spec: ClassSpec, private readonly registry: InstanceRegistry & { isOwned(obj: object): boolean; refreshOwnership(): void }) {
+  constructor(readonly spec: ClassSpec,
+    private readonly registry: InstanceRegistry & { isOwned(obj: object): boolean; refreshOwnership(): void; collected(spec: ClassSpec): void }) {
     super(spec.dirName);
     this.sequenced = spec.options.key === undefined;
   }

@@ -7,7 +7,9 @@ import { ProcstatError } from './errors';
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The numeric options of `mount(path, options)`, each a number of milliseconds in [1, MAX_TIMER_MS]. */
-const MILLISECOND_OPTIONS = ['deadlineMs', 'snapshotIntervalMs'] as const;
+const MILLISECOND_OPTIONS = ['deadlineMs', 'snapshotIntervalMs', 'stallThresholdMs'] as const;
+/** Of those, the ones where 0 means "off". */
+const ZERO_IS_OFF: readonly string[] = ['stallThresholdMs'];
 
 function shown(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
@@ -16,9 +18,9 @@ function shown(value: unknown): string {
 }
 
 /**
- * Checks the options of `mount(path, options)` before anything is mounted: `deadlineMs` and
- * `snapshotIntervalMs`, when given, must be numbers of milliseconds from 1 to 2147483647 (not
- * negative, zero, NaN, Infinity, or of another type). Throws ProcstatError EINVAL naming the
+ * Checks the options of `mount(path, options)` before anything is mounted: `deadlineMs`,
+ * `snapshotIntervalMs` and `stallThresholdMs`, when given, must be numbers of milliseconds from 1
+ * (0 for `stallThresholdMs`: off) to 2147483647 (not negative, NaN, Infinity, or of another type). Throws ProcstatError EINVAL naming the
  * option, the value and the allowed range. A pure function: it reads nothing else.
  */
 export function validateMountOptions(options: unknown): void {
@@ -29,9 +31,10 @@ export function validateMountOptions(options: unknown): void {
   for (const name of MILLISECOND_OPTIONS) {
     const value = (options as Record<string, unknown>)[name];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
+    const least = ZERO_IS_OFF.includes(name) ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < least || value > MAX_TIMER_MS) {
       throw new ProcstatError('EINVAL', `mount() option ${name} is ${shown(value)}; ` +
-        `use a number of milliseconds from 1 to ${MAX_TIMER_MS}, or leave it out for the default`);
+        `use a number of milliseconds from ${least} to ${MAX_TIMER_MS}${least === 0 ? ' (0: off)' : ''}, or leave it out for the default`);
     }
   }
 }

@@ -150,7 +150,14 @@ export interface FileBehavior {
   value?: () => unknown;
   /** The metric kind a decorator declared (`@Counter`); other values count as gauges. */
   metric?: 'counter' | 'gauge';
+  /** What the value means, for people: `# HELP` in the Prometheus view, user.procstat.help on the mount. */
+  help?: string;
+  /** Its unit (`seconds`, `bytes`): part of the Prometheus name, user.procstat.unit on the mount. */
+  unit?: string;
 }
+
+/** What a file is, as its user.procstat.kind attribute says: how it was declared. */
+export type FileKind = 'counter' | 'gauge' | 'parameter' | 'stat';
 
 export class FileNode extends Node {
   readonly kind = 'file';
@@ -165,6 +172,10 @@ export class FileNode extends Node {
 
   get writable(): boolean {
     return this.behavior.write !== undefined;
+  }
+
+  get fileKind(): FileKind {
+    return this.writable ? 'parameter' : this.behavior.metric ?? 'stat';
   }
 
   /** 0444 read-only, 0644 parameter, 0200 write-only control (SPEC §4). */

@@ -9,7 +9,9 @@ import { Series } from './series';
  * (`http/8080/routes/GET_users/requests` → `http_routes_requests_total`), instance keys and
  * collection elements become labels named by their directory (`{http="8080",routes="GET_users"}`).
  * `@Counter` values are counters (`_total`), other numbers, booleans and Dates (in seconds) gauges,
- * series and histograms summaries, strings an `_info` metric with the text as a label.
+ * series and histograms summaries, strings an `_info` metric with the text as a label. A value's
+ * `unit` ends its name before `_total` (`bytes` → `conn_read_bytes_total`) unless the name already
+ * ends with it, and its `help` is the `# HELP` text (else `procstat <path>`).
  *
  * Names that collide: different paths can make one name (`a-b`, `a_b` and `aB` all make `a_b`; a
  * file `lat_sum` and a series `lat`, whose summary has a `lat_sum` sample). The first path in tree
@@ -40,6 +42,18 @@ function metricName(parts: string[]): string {
 function labelName(name: string): string {
   const clean = name.replace(/[^a-zA-Z0-9_]/g, '_');
   return /^[a-zA-Z_]/.test(clean) && !clean.startsWith('__') ? clean : `l_${clean}`;
+}
+
+/** `name_unit`, unless the name already ends with the unit (`latency_ms` with unit `ms`). */
+function withUnit(name: string, unit: string | undefined): string {
+  if (!unit) return name;
+  const suffix = metricName([unit]).replace(/^_/, '');
+  return name === suffix || name.endsWith(`_${suffix}`) ? name : `${name}_${suffix}`;
+}
+
+/** A HELP text as the format wants it: backslashes and newlines escaped. */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
 function escapeLabel(value: string): string {
@@ -112,7 +126,7 @@ export class Exposition {
   }
 
   private file(file: FileNode, parts: string[], labels: Labels): void {
-    const { value, metric } = file.behavior;
+    const { value, metric, unit } = file.behavior;
     if (!value || file.behavior.aggregate) return;
     let raw: unknown;
     try {
@@ -120,18 +134,19 @@ export class Exposition {
     } catch {
       return; // a throwing getter is EIO on the mount, reported once by the reader; here it is left out
     }
-    const base = metricName([this.prefix, ...parts].filter(Boolean));
+    const base = withUnit(metricName([this.prefix, ...parts].filter(Boolean)), unit);
     const path = parts.join('/');
+    const help = file.behavior.help === undefined ? undefined : escapeHelp(file.behavior.help);
     const number = numeric(raw);
     if (number !== undefined) {
       const counter = metric === 'counter';
       const name = counter && !base.endsWith('_total') ? `${base}_total` : base;
       const type = counter ? 'counter' : 'gauge';
-      if (this.claim(path, type, [name])) this.add(name, type, `procstat ${path}`, sample(name, labels, number));
+      if (this.claim(path, type, [name])) this.add(name, type, help ?? `procstat ${path}`, sample(name, labels, number));
     } else if (typeof raw === 'string') {
       const name = `${base}_info`;
       if (this.claim(path, 'info', [name])) {
-        this.add(name, 'gauge', `procstat ${path} (text in the value label)`, sample(name, [...labels, ['value', raw]], '1'));
+        this.add(name, 'gauge', help ?? `procstat ${path} (text in the value label)`, sample(name, [...labels, ['value', raw]], '1'));
       }
     }
   }

@@ -2,10 +2,11 @@ import { EventEmitter } from 'events';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { aggregatorFile } from './aggregator';
 import { ProcstatError } from './errors';
-import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile } from './files';
+import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile, ValueOptions } from './files';
 import { ValueFormat } from './format';
 import { Histogram } from './histogram';
 import { ClassSpec, specOfInstance } from './class-spec';
+import { Census } from './census';
 import { ClassDir, InstanceDir } from './instances';
 import { checkName } from './names';
 import { addProcessMetrics } from './process-metrics';
@@ -23,11 +24,6 @@ export type Parent = DirNode | null;
 /** Anything the imperative API returns and `remove` takes. */
 export type Item = Node | Series | Histogram;
 
-export interface ValueOptions {
-  format?: ValueFormat;
-  /** `'counter'` for a value that only goes up (the Prometheus view adds `_total`); default gauge. */
-  metric?: 'counter' | 'gauge';
-}
 
 /**
  * The stats tree and the imperative API of the C library (SPEC §3.2), without any FUSE: a view
@@ -47,6 +43,7 @@ export class StatsTree extends EventEmitter {
   private readonly owned = new WeakSet<object>();
   /** Instances with array or Map fields: their elements are re-checked for ownership before listings. */
   private readonly containers = new Set<WeakRef<object>>();
+  private readonly census = new Census(this.root);
 
   /**
    * Shows a `@StatDir` instance (decorated classes call this when their constructor finishes). Holds it
@@ -55,6 +52,7 @@ export class StatsTree extends EventEmitter {
   /** @internal */
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
+    this.census.created(spec);
     this.scanFields(obj, spec, true);
     if (!spec.options.singleton) {
       this.classDirFor(spec).addInstance(obj);
@@ -72,11 +70,19 @@ export class StatsTree extends EventEmitter {
   release(obj: object): void {
     // A mark on the object itself, not a WeakSet entry: V8 never shrinks a long-lived WeakSet's table
     // after its keys die, so releasing 100,000 objects through one would keep megabytes for good.
+    const spec = specOfInstance(obj);
+    if (spec && !this.isReleased(obj)) this.census.released(spec);
     if (Object.isExtensible(obj)) Object.defineProperty(obj, RELEASED, { value: true });
     else this.releasedFrozen.add(obj);
     this.classDirOf(obj)?.hide(obj);
     const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
     if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
+  }
+
+  /** A registered instance was garbage-collected (its class directory's finalizer says so). */
+  /** @internal */
+  collected(spec: ClassSpec): void {
+    this.census.collected(spec);
   }
 
   /** @internal */
@@ -147,7 +153,7 @@ export class StatsTree extends EventEmitter {
   }
 
   createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
-    return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options.format, options.metric));
+    return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options));
   }
 
   createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
