@@ -208,13 +208,15 @@ describe('issue 14: what a value means', () => {
   });
 
   it('the CLI: procstat ls -l and dump --describe show kind, unit and help', async () => {
-    const cli = path.join(__dirname, '..', 'src', 'cli.js');
-    const list = await shOk(`node ${cli} ls -l ${mnt}`);
+    // The CLI loads the addon: under npm run test:asan it needs the ASan runtime the shell helper leaves out.
+    const asan = process.env.LD_PRELOAD?.includes('libasan') ? `LD_PRELOAD=${process.env.LD_PRELOAD} ` : '';
+    const cli = `${asan}${process.execPath} ${path.join(__dirname, '..', 'src', 'cli.js')}`;
+    const list = await shOk(`${cli} ls -l ${mnt}`);
     expect(list).to.match(new RegExp(`^KIND +UNIT +PATH +HELP\n`));
     expect(list).to.match(new RegExp(`^gauge +seconds +${mnt}/latency +last request's latency$`, 'm'));
     expect(list).to.match(new RegExp(`^parameter +- +${mnt}/level +log level$`, 'm'));
     expect(list).to.match(new RegExp(`^stat +- +${mnt}/plain$`, 'm'));
-    const dump = await shOk(`node ${cli} dump --describe ${mnt}`);
+    const dump = await shOk(`${cli} dump --describe ${mnt}`);
     expect(dump).to.include(`${mnt}/latency:0.25  # gauge seconds: last request's latency\n`);
     expect(dump).to.include(`${mnt}/plain:1  # stat\n`);
   });
