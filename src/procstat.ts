@@ -1,6 +1,7 @@
 import { chooseMountpoint } from './fuse/mount-path';
 import { FuseMount, MountOptions } from './fuse/mount';
 import { ProcstatError } from './runtime/errors';
+import { setDefaultContext } from './runtime/default-context';
 import { validateMountOptions } from './runtime/mount-options';
 import { Exposition } from './runtime/prometheus';
 import { StatsTree } from './runtime/stats-tree';
@@ -61,3 +62,4 @@ export class Procstat extends StatsTree {
 
 /** The default context, which decorated classes register with. */
 export const procstat = new Procstat();
+setDefaultContext(procstat);

@@ -1,5 +1,5 @@
-import { procstat } from '../procstat';
 import { ClassSpec, StatDirOptions } from '../runtime/class-spec';
+import { getDefaultContext } from '../runtime/default-context';
 import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
 
 /** The registering subclasses made by @StatDir, to find an instance's most derived one. */
@@ -18,8 +18,9 @@ function nearestWrapper(cls: Function): Function | undefined {
 export type StatDirDecorator<T> = <C extends abstract new (...args: any[]) => T>(cls: C, context?: ClassDecoratorContext<C>) => C;
 
 /**
- * Makes every instance of the class a directory of the default context, from the moment its
- * constructor finishes. Works as a legacy and as a TC39 class decorator.
+ * Makes every instance of the class a directory of its context (`options.context`, default the
+ * global `procstat`), from the moment its constructor finishes. Works as a legacy and as a TC39
+ * class decorator.
  */
 export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecorator<T> {
   return ((cls: any, context?: unknown) => {
@@ -31,7 +32,7 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       [className]: class extends cls {
         constructor(...args: any[]) {
           super(...args);
-          if (nearestWrapper(new.target) === Registering) procstat.register(this, spec);
+          if (nearestWrapper(new.target) === Registering) (options.context ?? getDefaultContext()).register(this, spec);
         }
       },
     }[className];

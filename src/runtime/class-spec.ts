@@ -1,3 +1,4 @@
+import type { StatsTree } from './stats-tree';
 import { ValueFormat } from './format';
 import { ParameterType } from './parse';
 
@@ -28,6 +29,8 @@ export interface StatDirOptions<T = any> {
   key?: keyof T | ((instance: T) => string | number);
   /** One instance, no instance level: `<mount>/<name>/<field>`. */
   singleton?: boolean;
+  /** The context its instances register with (`new Procstat()`); default the global `procstat`. */
+  context?: StatsTree;
 }
 
 /** A `@StatDir` class as the runtime sees it: shared by all its instances. */
