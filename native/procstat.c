@@ -140,7 +140,8 @@ typedef struct inval {
 
 struct mount {
   pthread_mutex_t lock;
-  pthread_cond_t wake;           /* the timer thread: a new earliest deadline, or stop */
+  pthread_cond_t wake;           /* the timer thread: a deadline earlier than timer_due, or stop */
+  double timer_due;              /* when the timer thread wakes next by itself */
   pthread_cond_t inval_wake;     /* the notify thread: an entry to invalidate, or stop */
   struct fuse_session *se;
   int fuse_fd, stop_fd, helper_sock;
@@ -484,6 +485,16 @@ static void send_later(void) {
   }
 }
 
+/**
+ * Deadlines only grow (arrival + deadline_ms), so the timer thread, asleep until an earlier one,
+ * needs no wake-up: signalling it on every open cost a context switch and a contended lock per file.
+ */
+static void wake_timer_by(mount_t *m, double deadline) {
+  if (deadline >= m->timer_due) return;
+  m->timer_due = deadline;
+  pthread_cond_signal(&m->wake);
+}
+
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
   if (m->stopping) { later_err(req, ENOTCONN); return; }
   waiter_t *w = calloc(1, sizeof *w);
@@ -503,8 +514,7 @@ static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct f
     n->inflight = 1;
     queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL);
   }
-  // The timer thread sleeps until the oldest deadline; only a first waiter moves that earlier.
-  if (m->oldest == w) pthread_cond_signal(&m->wake);
+  wake_timer_by(m, w->deadline);
 }
 
 static void unlink_waiter(mount_t *m, waiter_t *w) {
@@ -709,7 +719,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   if (m->writes) m->writes->prev = w;
   m->writes = w;
   queue_call(m, CALL_WRITE, h->ino, w);
-  pthread_cond_signal(&m->wake);
+  wake_timer_by(m, w->deadline);
 }
 
 /**
@@ -954,6 +964,9 @@ static void *timer_main(void *arg) {
     // What arrived while the replies went out signalled no one: count it in.
     if (m->oldest && m->oldest->deadline < next) next = m->oldest->deadline;
     for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING && w->deadline < next) next = w->deadline;
+    // A deadline it was woken for stands though its request was answered since: the opens that
+    // follow until then have later deadlines and need not wake it (one wake per deadline, not per open).
+    if (m->timer_due > now_ms() && m->timer_due < next) next = m->timer_due;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     double wait = next - now_ms();
@@ -961,6 +974,7 @@ static void *timer_main(void *arg) {
     long long ns = until.tv_nsec + (long long)(wait * 1e6);
     until.tv_sec += (time_t)(ns / 1000000000LL);
     until.tv_nsec = (long)(ns % 1000000000LL);
+    m->timer_due = now_ms() + wait;
     pthread_cond_timedwait(&m->wake, &m->lock, &until);
   }
   pthread_mutex_unlock(&m->lock);
