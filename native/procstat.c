@@ -104,11 +104,12 @@ typedef struct write_req {
   struct write_req *next, *prev;
 } write_req_t;
 
+/** What the main thread is asked to do, queued in the mount until its loop runs them. */
 typedef struct call {
   int kind;
-  mount_t *m;
   uint64_t ino;
   write_req_t *write;
+  struct call *next;
 } call_t;
 
 /**
@@ -127,7 +128,6 @@ typedef struct out {
   mount_t *m;
   uint64_t ino;
   void *ptr;
-  int call_kind;
   struct out *next;
 } out_t;
 static __thread out_t *out_head, *out_tail;
@@ -151,7 +151,9 @@ struct mount {
   int threads_started, stopping, mounted, tracked;
   volatile int loop_exited;
   napi_env env;
-  napi_threadsafe_function tsfn;
+  uv_async_t *calls_wake;          /* wakes the main thread for the calls queued */
+  napi_async_context async_context;
+  call_t *calls, *calls_tail;
   napi_ref on_read, on_list, on_write;
   uv_timer_t *heartbeat;
   volatile double last_beat;
@@ -160,7 +162,7 @@ struct mount {
   uint64_t stale_reads;
   uid_t uid;
   gid_t gid;
-  int refs;                       /* the JavaScript handle and the threadsafe function */
+  int refs;                       /* the JavaScript handle and calls_wake */
   node_t **by_ino, **by_entry;
   size_t ino_buckets, entry_buckets, count;
   size_t queued;                  /* calls handed to the main thread and not yet started */
@@ -432,14 +434,22 @@ static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi,
 
 /* ---------- waiting for JavaScript ---------- */
 
-/** Hands a call to the main thread (after the lock is released: it signals the loop's async handle). */
+/**
+ * Hands a call to the main thread. Its loop is woken only by the first call of an empty queue
+ * (after the lock is released), and runs every call queued by then in that one wake.
+ */
 static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
-  out_t *o = later(OUT_CALL, NULL);
-  if (!o) return;
-  o->m = m;
-  o->call_kind = kind;
-  o->ino = ino;
-  o->ptr = w;
+  call_t *c = calloc(1, sizeof *c);
+  if (!c) return;                 /* its request is answered at the deadline */
+  c->kind = kind;
+  c->ino = ino;
+  c->write = w;
+  if (!m->calls) {
+    out_t *o = later(OUT_CALL, NULL);
+    if (o) o->m = m;
+  }
+  if (m->calls_tail) m->calls_tail->next = c; else m->calls = c;
+  m->calls_tail = c;
   if (m->queued++ == 0) m->queued_since = now_ms();
 }
 
@@ -459,17 +469,7 @@ static void send_later(void) {
         failed = fuse_reply_open(o->req, &o->fi) != 0;
         if (failed) { free(((handle_t *)o->ptr)->content); free(o->ptr); }
         break;
-      case OUT_CALL: {
-        call_t *c = calloc(1, sizeof *c);
-        if (c) { c->kind = o->call_kind; c->m = o->m; c->ino = o->ino; c->write = o->ptr; }
-        if (!c || napi_call_threadsafe_function(o->m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) {
-          free(c);
-          pthread_mutex_lock(&o->m->lock);
-          if (o->m->queued > 0) o->m->queued--;
-          pthread_mutex_unlock(&o->m->lock);
-        }
-        break;
-      }
+      case OUT_CALL: uv_async_send(o->m->calls_wake); break;
     }
     if (failed) {
       // The kernel did not take the reply: take back the lookup or open counted for it.
@@ -1097,23 +1097,73 @@ static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
 
 static void release_mount(mount_t *m);
 
-static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
-  call_t *c = data;
-  mount_t *m = context;
-  (void)js_cb;
-  if (env && m->mounted) {
-    pthread_mutex_lock(&m->lock);
-    if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
-    pthread_mutex_unlock(&m->lock);
-  send_later();
-    if (c->kind == CALL_READ) finish_read(env, m, c->ino);
-    else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
-    else finish_write(env, m, c->write);
-  } else if (c->kind == CALL_WRITE) {
-    free(c->write->data);  /* unmounted: its request was answered at unmount */
+/** A call that will not run: unmounted, its request was answered at unmount. */
+static void drop_call(call_t *c) {
+  if (c->kind == CALL_WRITE) {
+    free(c->write->data);
     free(c->write);
   }
   free(c);
+}
+
+static void run_call(napi_env env, mount_t *m, call_t *c) {
+  if (!m->mounted) { drop_call(c); return; }  /* a call before it unmounted */
+  pthread_mutex_lock(&m->lock);
+  if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { drop_call(c); return; }
+  if (c->kind == CALL_READ) finish_read(env, m, c->ino);
+  else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
+  else finish_write(env, m, c->write);
+  napi_close_handle_scope(env, scope);
+  free(c);
+}
+
+/**
+ * Runs every call queued since the last wake, as one callback: the program's promise reactions and
+ * nextTick callbacks run after the batch, as after any I/O callback.
+ */
+static void on_calls(uv_async_t *async) {
+  mount_t *m = async->data;
+  napi_env env = m->env;
+  pthread_mutex_lock(&m->lock);
+  call_t *c = m->calls;
+  m->calls = m->calls_tail = NULL;
+  pthread_mutex_unlock(&m->lock);
+  napi_handle_scope scope;
+  napi_callback_scope callback_scope = NULL;
+  napi_value resource;
+  if (!c || napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_create_object(env, &resource) == napi_ok) napi_open_callback_scope(env, resource, m->async_context, &callback_scope);
+  while (c) {
+    call_t *next = c->next;
+    run_call(env, m, c);
+    c = next;
+  }
+  if (callback_scope) napi_close_callback_scope(env, callback_scope);
+  napi_close_handle_scope(env, scope);
+}
+
+static void calls_closed(uv_handle_t *handle) {
+  mount_t *m = handle->data;
+  free(handle);
+  release_mount(m);
+}
+
+/** Once the FUSE thread has stopped, no call comes any more: the queue is dropped and the wake closed. */
+static void close_calls(mount_t *m) {
+  while (m->calls) {
+    call_t *c = m->calls;
+    m->calls = c->next;
+    drop_call(c);
+  }
+  m->calls_tail = NULL;
+  if (m->async_context) napi_async_destroy(m->env, m->async_context);
+  m->async_context = NULL;
+  if (m->calls_wake) uv_close((uv_handle_t *)m->calls_wake, calls_closed);
+  m->calls_wake = NULL;
 }
 
 static void on_beat(uv_timer_t *timer) {
@@ -1365,12 +1415,7 @@ static void cleanup_hook(void *arg) {
   napi_delete_reference(m->env, m->on_read);
   napi_delete_reference(m->env, m->on_list);
   napi_delete_reference(m->env, m->on_write);
-  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
-}
-
-static void tsfn_finalize(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
-  release_mount(data);
+  close_calls(m);
 }
 
 static void handle_finalize(napi_env env, void *data, void *hint) {
@@ -1475,9 +1520,12 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->on_list = ref_of(env, argv[3], "list");
   m->on_write = ref_of(env, argv[3], "write");
   CHECK(napi_create_string_utf8(env, "procstat", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, m, tsfn_finalize, m, call_js, &m->tsfn));
-  m->refs++;
-  CHECK(napi_unref_threadsafe_function(env, m->tsfn));
+  CHECK(napi_async_init(env, NULL, name, &m->async_context));
+  m->calls_wake = calloc(1, sizeof *m->calls_wake);
+  if (!m->calls_wake || uv_async_init(loop, m->calls_wake, on_calls) != 0) { free(m->calls_wake); m->calls_wake = NULL; goto fail; }
+  m->calls_wake->data = m;
+  m->refs++;                      /* dropped when calls_wake has closed */
+  uv_unref((uv_handle_t *)m->calls_wake);  /* never keeps the process alive */
   m->mounted = 1;
   if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
   if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {
@@ -1511,7 +1559,7 @@ fail:
 undo:
   m->mounted = 1;
   shutdown_mount(m);
-  if (m->tsfn) napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);  /* its finalizer drops its reference */
+  close_calls(m);
   release_mount(m);
   return throw_error(env, "EMOUNT", error);
 }
