@@ -67,6 +67,7 @@ typedef struct node {
   uint8_t inflight;               /* a JavaScript call for this node is queued or running */
   uint64_t nlookup;               /* the kernel's references (lookup count) */
   uint32_t opens;
+  uint32_t listings;              /* open listings holding it (the directory's own included) */
   struct node *first, *last, *prev, *next; /* children in insertion order; siblings */
   struct node *ino_next, *ent_next;        /* hash chains */
   char *content;                  /* the last content served: what a read past the deadline gets */
@@ -85,10 +86,15 @@ typedef struct handle {
   uint64_t written;               /* offset the next write must start at */
 } handle_t;
 
-/** An open directory: its listing taken at opendir. */
+/**
+ * An open directory: its listing taken at opendir. It holds the nodes themselves (each counted in
+ * its `listings`, so none is freed meanwhile): readdir then looks nothing up in a table that may
+ * hold millions of nodes.
+ */
 typedef struct listing {
+  struct node *dir;
   size_t count;
-  struct { uint64_t ino; char *name; } *entries;
+  struct node **entries;
 } listing_t;
 
 /** A write handed to JavaScript; exactly one of the main thread and the timer thread decides it. */
@@ -288,7 +294,7 @@ static void free_node(mount_t *m, node_t *n) {
 
 /** A removed node stays while the kernel holds references to it or files of it are open. */
 static void maybe_free(mount_t *m, node_t *n) {
-  if (n->gone && n->nlookup == 0 && n->opens == 0 && !n->waiters && !n->inflight) free_node(m, n);
+  if (n->gone && n->nlookup == 0 && n->opens == 0 && n->listings == 0 && !n->waiters && !n->inflight) free_node(m, n);
 }
 
 static out_t *later(int kind, fuse_req_t req) {
@@ -406,17 +412,24 @@ static listing_t *take_listing(node_t *dir) {
   if (!l) return NULL;
   l->entries = calloc(count ? count : 1, sizeof *l->entries);
   if (!l->entries) { free(l); return NULL; }
+  l->dir = dir;
+  dir->listings++;
   for (node_t *c = dir->first; c; c = c->next) {
     if (c->hidden) continue;
-    l->entries[l->count].ino = c->ino;
-    if (!(l->entries[l->count].name = strdup(c->name))) break;
-    l->count++;
+    l->entries[l->count++] = c;
+    c->listings++;
   }
   return l;
 }
 
-static void free_listing(listing_t *l) {
-  for (size_t i = 0; i < l->count; i++) free(l->entries[i].name);
+/** Call with the lock held. */
+static void free_listing(mount_t *m, listing_t *l) {
+  for (size_t i = 0; i < l->count; i++) {
+    l->entries[i]->listings--;
+    maybe_free(m, l->entries[i]);
+  }
+  l->dir->listings--;
+  maybe_free(m, l->dir);
   free(l->entries);
   free(l);
 }
@@ -426,10 +439,10 @@ static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi,
   if (!l) { later_err(req, ENOMEM); return; }
   fi->fh = (uint64_t)(uintptr_t)l;
   out_t *o = later(OUT_OPENDIR, req);
-  if (!o) { free_listing(l); return; }
+  if (!o) { free_listing(m, l); return; }
   o->fi = *fi;
+  o->m = m;
   o->ptr = l;
-  (void)m;
 }
 
 /* ---------- waiting for JavaScript ---------- */
@@ -464,7 +477,13 @@ static void send_later(void) {
       case OUT_ERR: fuse_reply_err(o->req, o->err); break;
       case OUT_WRITE: fuse_reply_write(o->req, o->count); break;
       case OUT_ENTRY: failed = fuse_reply_entry(o->req, &o->entry) != 0; break;
-      case OUT_OPENDIR: if (fuse_reply_open(o->req, &o->fi) != 0) free_listing(o->ptr); break;
+      case OUT_OPENDIR:
+        if (fuse_reply_open(o->req, &o->fi) != 0) {
+          pthread_mutex_lock(&o->m->lock);
+          free_listing(o->m, o->ptr);
+          pthread_mutex_unlock(&o->m->lock);
+        }
+        break;
       case OUT_OPEN:
         failed = fuse_reply_open(o->req, &o->fi) != 0;
         if (failed) { free(((handle_t *)o->ptr)->content); free(o->ptr); }
@@ -806,7 +825,6 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
   if (!buf) { fuse_reply_err(req, ENOMEM); return; }
   size_t used = 0;
   pthread_mutex_lock(&m->lock);
-  node_t *dir = find(m, ino);
   for (size_t i = (size_t)off; i < l->count + 2; i++) {
     struct fuse_entry_param e;
     const char *name;
@@ -814,11 +832,11 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
     if (i < 2) {
       memset(&e, 0, sizeof e);                 /* ino 0: the kernel makes no entry for dots */
       e.attr.st_mode = S_IFDIR | 0755;
-      e.attr.st_ino = i == 0 ? ino : (dir && dir->parent ? dir->parent : ROOT_INO);
+      e.attr.st_ino = i == 0 ? ino : (l->dir->parent ? l->dir->parent : ROOT_INO);
       name = i == 0 ? "." : "..";
     } else {
-      n = find(m, l->entries[i - 2].ino);
-      if (!n || n->gone) continue;             /* removed since opendir */
+      n = l->entries[i - 2];
+      if (n->gone) continue;                   /* removed since opendir */
       fill_entry(m, n, &e);
       name = n->name;
     }
@@ -843,7 +861,11 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  free_listing((listing_t *)(uintptr_t)fi->fh);
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  free_listing(m, (listing_t *)(uintptr_t)fi->fh);
+  pthread_mutex_unlock(&m->lock);
+  send_later();
   fuse_reply_err(req, 0);
   (void)ino;
 }
