@@ -3,8 +3,9 @@
 // The structure of the tree lives here, in an inode table that JavaScript keeps current with
 // add()/remove() as the program creates and removes things. lookup, getattr, readdir(plus), flush
 // and release are answered on the FUSE thread from that table without waking JavaScript. Only the
-// content of a value (on open) and a parameter write go to the main thread, through one
-// threadsafe function; the main thread replies to the kernel itself. A timer thread answers what
+// content of a value (on open) and a parameter write go to the main thread, queued in the mount
+// and woken with a uv_async (one wake runs every call queued by then); the main thread replies to
+// the kernel itself. A timer thread answers what
 // JavaScript has not answered within the deadline (the last content served, or EAGAIN) and tells
 // the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
 #define FUSE_USE_VERSION 34
