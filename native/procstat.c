@@ -891,18 +891,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char 
 }
 static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n) { refuse(req); (void)i; (void)n; }
 
-/**
- * READDIRPLUS for every chunk of a listing, not only the first: the entries and attributes the
- * table has anyway then reach the kernel with the names, and `grep -r` over a directory of 1,000
- * does not follow the first chunk with one LOOKUP round trip per remaining entry.
- */
-static void op_init(void *userdata, struct fuse_conn_info *conn) {
-  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-  (void)userdata;
-}
-
 static const struct fuse_lowlevel_ops operations = {
-  .init = op_init, .lookup = op_lookup, .forget = op_forget, .forget_multi = op_forget_multi, .getattr = op_getattr,
+  .lookup = op_lookup, .forget = op_forget, .forget_multi = op_forget_multi, .getattr = op_getattr,
   .setattr = op_setattr, .open = op_open, .read = op_read, .write = op_write, .flush = op_flush,
   .release = op_release, .opendir = op_opendir, .readdir = op_readdir, .readdirplus = op_readdirplus,
   .releasedir = op_releasedir, .mknod = op_mknod, .mkdir = op_mkdir, .unlink = op_unlink, .rmdir = op_unlink,
