@@ -39,6 +39,7 @@ extern char **environ;
 #define HEARTBEAT_MS 10
 #define BLOCKED_AFTER_MS 50
 #define MAX_PENDING_WRITE (64 * 1024)
+#define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
 
 enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
 enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS };
@@ -1144,27 +1145,41 @@ static void run_call(napi_env env, mount_t *m, call_t *c) {
   free(c);
 }
 
-/**
- * Runs every call queued since the last wake, as one callback: the program's promise reactions and
- * nextTick callbacks run after the batch, as after any I/O callback.
- */
-static void on_calls(uv_async_t *async) {
-  mount_t *m = async->data;
-  napi_env env = m->env;
+static call_t *take_calls(mount_t *m) {
   pthread_mutex_lock(&m->lock);
   call_t *c = m->calls;
   m->calls = m->calls_tail = NULL;
   pthread_mutex_unlock(&m->lock);
+  return c;
+}
+
+/**
+ * Runs the calls queued, those that arrive meanwhile too (they would otherwise wait for the next
+ * turn of the loop, behind its timers), up to MAX_CALLS_PER_WAKE: then the loop gets a turn and
+ * this runs again. One callback: the program's promise reactions and nextTick callbacks run after
+ * the batch, as after any I/O callback.
+ */
+static void on_calls(uv_async_t *async) {
+  mount_t *m = async->data;
+  napi_env env = m->env;
+  call_t *c = take_calls(m);
   napi_handle_scope scope;
   napi_callback_scope callback_scope = NULL;
   napi_value resource;
   if (!c || napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (napi_create_object(env, &resource) == napi_ok) napi_open_callback_scope(env, resource, m->async_context, &callback_scope);
-  while (c) {
-    call_t *next = c->next;
-    run_call(env, m, c);
-    c = next;
+  for (int ran = 0; c; c = ran < MAX_CALLS_PER_WAKE && m->mounted ? take_calls(m) : NULL) {
+    while (c) {
+      call_t *next = c->next;
+      run_call(env, m, c);
+      ran++;
+      c = next;
+    }
   }
+  pthread_mutex_lock(&m->lock);
+  int more = m->calls != NULL;    /* left for the next turn: no thread will wake the loop for them */
+  pthread_mutex_unlock(&m->lock);
+  if (more && m->calls_wake) uv_async_send(m->calls_wake);
   if (callback_scope) napi_close_callback_scope(env, callback_scope);
   napi_close_handle_scope(env, scope);
 }
