@@ -3,8 +3,9 @@
 // The structure of the tree lives here, in an inode table that JavaScript keeps current with
 // add()/remove() as the program creates and removes things. lookup, getattr, readdir(plus), flush
 // and release are answered on the FUSE thread from that table without waking JavaScript. Only the
-// content of a value (on open) and a parameter write go to the main thread, through one
-// threadsafe function; the main thread replies to the kernel itself. A timer thread answers what
+// content of a value (on open) and a parameter write go to the main thread, queued in the mount
+// and woken with a uv_async (one wake runs every call queued by then); the main thread replies to
+// the kernel itself. A timer thread answers what
 // JavaScript has not answered within the deadline (the last content served, or EAGAIN) and tells
 // the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
 // procstat/ is the addon's own: the loop's health, the stall recorder (procstat/stall/), and each
@@ -41,6 +42,7 @@ extern char **environ;
 #define HEARTBEAT_MS 10
 #define BLOCKED_AFTER_MS 50
 #define MAX_PENDING_WRITE (64 * 1024)
+#define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
 
 enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
 enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS, LOCAL_STALL_STACK, LOCAL_STALL_COUNT, LOCAL_STALL_LONGEST, LOCAL_RECORD, LOCAL_KINDS };
@@ -71,6 +73,7 @@ typedef struct node {
   uint64_t nlookup;               /* the kernel's references (lookup count) */
   uint32_t opens;
   uint32_t description;           /* 1 + its index in the mount's descriptions; 0: none */
+  uint32_t listings;              /* open listings holding it (the directory's own included) */
   struct node *first, *last, *prev, *next; /* children in insertion order; siblings */
   struct node *ino_next, *ent_next;        /* hash chains */
   char *content;                  /* the last content served: what a read past the deadline gets */
@@ -89,10 +92,15 @@ typedef struct handle {
   uint64_t written;               /* offset the next write must start at */
 } handle_t;
 
-/** An open directory: its listing taken at opendir. */
+/**
+ * An open directory: its listing taken at opendir. It holds the nodes themselves (each counted in
+ * its `listings`, so none is freed meanwhile): readdir then looks nothing up in a table that may
+ * hold millions of nodes.
+ */
 typedef struct listing {
+  struct node *dir;
   size_t count;
-  struct { uint64_t ino; char *name; } *entries;
+  struct node **entries;
 } listing_t;
 
 /** A write handed to JavaScript; exactly one of the main thread and the timer thread decides it. */
@@ -108,11 +116,12 @@ typedef struct write_req {
   struct write_req *next, *prev;
 } write_req_t;
 
+/** What the main thread is asked to do, queued in the mount until its loop runs them. */
 typedef struct call {
   int kind;
-  mount_t *m;
   uint64_t ino;
   write_req_t *write;
+  struct call *next;
 } call_t;
 
 /**
@@ -131,7 +140,6 @@ typedef struct out {
   mount_t *m;
   uint64_t ino;
   void *ptr;
-  int call_kind;
   struct out *next;
 } out_t;
 static __thread out_t *out_head, *out_tail;
@@ -150,7 +158,8 @@ typedef struct inval {
 
 struct mount {
   pthread_mutex_t lock;
-  pthread_cond_t wake;           /* the timer thread: a new earliest deadline, or stop */
+  pthread_cond_t wake;           /* the timer thread: a deadline earlier than timer_due, or stop */
+  double timer_due;              /* when the timer thread wakes next by itself */
   pthread_cond_t inval_wake;     /* the notify thread: an entry to invalidate, or stop */
   struct fuse_session *se;
   int fuse_fd, stop_fd, helper_sock;
@@ -160,7 +169,9 @@ struct mount {
   int threads_started, stopping, mounted, tracked;
   volatile int loop_exited;
   napi_env env;
-  napi_threadsafe_function tsfn;
+  uv_async_t *calls_wake;          /* wakes the main thread for the calls queued */
+  napi_async_context async_context;
+  call_t *calls, *calls_tail;
   napi_ref on_read, on_list, on_write;
   uv_timer_t *heartbeat;
   volatile double last_beat;
@@ -169,7 +180,7 @@ struct mount {
   uint64_t stale_reads;
   uid_t uid;
   gid_t gid;
-  int refs;                       /* the JavaScript handle and the threadsafe function */
+  int refs;                       /* the JavaScript handle and calls_wake */
   node_t **by_ino, **by_entry;
   size_t ino_buckets, entry_buckets, count;
   size_t queued;                  /* calls handed to the main thread and not yet started */
@@ -303,7 +314,7 @@ static void free_node(mount_t *m, node_t *n) {
 
 /** A removed node stays while the kernel holds references to it or files of it are open. */
 static void maybe_free(mount_t *m, node_t *n) {
-  if (n->gone && n->nlookup == 0 && n->opens == 0 && !n->waiters && !n->inflight) free_node(m, n);
+  if (n->gone && n->nlookup == 0 && n->opens == 0 && n->listings == 0 && !n->waiters && !n->inflight) free_node(m, n);
 }
 
 static out_t *later(int kind, fuse_req_t req) {
@@ -421,17 +432,24 @@ static listing_t *take_listing(node_t *dir) {
   if (!l) return NULL;
   l->entries = calloc(count ? count : 1, sizeof *l->entries);
   if (!l->entries) { free(l); return NULL; }
+  l->dir = dir;
+  dir->listings++;
   for (node_t *c = dir->first; c; c = c->next) {
     if (c->hidden) continue;
-    l->entries[l->count].ino = c->ino;
-    if (!(l->entries[l->count].name = strdup(c->name))) break;
-    l->count++;
+    l->entries[l->count++] = c;
+    c->listings++;
   }
   return l;
 }
 
-static void free_listing(listing_t *l) {
-  for (size_t i = 0; i < l->count; i++) free(l->entries[i].name);
+/** Call with the lock held. */
+static void free_listing(mount_t *m, listing_t *l) {
+  for (size_t i = 0; i < l->count; i++) {
+    l->entries[i]->listings--;
+    maybe_free(m, l->entries[i]);
+  }
+  l->dir->listings--;
+  maybe_free(m, l->dir);
   free(l->entries);
   free(l);
 }
@@ -441,22 +459,30 @@ static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi,
   if (!l) { later_err(req, ENOMEM); return; }
   fi->fh = (uint64_t)(uintptr_t)l;
   out_t *o = later(OUT_OPENDIR, req);
-  if (!o) { free_listing(l); return; }
+  if (!o) { free_listing(m, l); return; }
   o->fi = *fi;
+  o->m = m;
   o->ptr = l;
-  (void)m;
 }
 
 /* ---------- waiting for JavaScript ---------- */
 
-/** Hands a call to the main thread (after the lock is released: it signals the loop's async handle). */
+/**
+ * Hands a call to the main thread. Its loop is woken only by the first call of an empty queue
+ * (after the lock is released), and runs every call queued by then in that one wake.
+ */
 static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
-  out_t *o = later(OUT_CALL, NULL);
-  if (!o) return;
-  o->m = m;
-  o->call_kind = kind;
-  o->ino = ino;
-  o->ptr = w;
+  call_t *c = calloc(1, sizeof *c);
+  if (!c) return;                 /* its request is answered at the deadline */
+  c->kind = kind;
+  c->ino = ino;
+  c->write = w;
+  if (!m->calls) {
+    out_t *o = later(OUT_CALL, NULL);
+    if (o) o->m = m;
+  }
+  if (m->calls_tail) m->calls_tail->next = c; else m->calls = c;
+  m->calls_tail = c;
   if (m->queued++ == 0) m->queued_since = now_ms();
 }
 
@@ -471,22 +497,18 @@ static void send_later(void) {
       case OUT_ERR: fuse_reply_err(o->req, o->err); break;
       case OUT_WRITE: fuse_reply_write(o->req, o->count); break;
       case OUT_ENTRY: failed = fuse_reply_entry(o->req, &o->entry) != 0; break;
-      case OUT_OPENDIR: if (fuse_reply_open(o->req, &o->fi) != 0) free_listing(o->ptr); break;
+      case OUT_OPENDIR:
+        if (fuse_reply_open(o->req, &o->fi) != 0) {
+          pthread_mutex_lock(&o->m->lock);
+          free_listing(o->m, o->ptr);
+          pthread_mutex_unlock(&o->m->lock);
+        }
+        break;
       case OUT_OPEN:
         failed = fuse_reply_open(o->req, &o->fi) != 0;
         if (failed) { free(((handle_t *)o->ptr)->content); free(o->ptr); }
         break;
-      case OUT_CALL: {
-        call_t *c = calloc(1, sizeof *c);
-        if (c) { c->kind = o->call_kind; c->m = o->m; c->ino = o->ino; c->write = o->ptr; }
-        if (!c || napi_call_threadsafe_function(o->m->tsfn, c, napi_tsfn_nonblocking) != napi_ok) {
-          free(c);
-          pthread_mutex_lock(&o->m->lock);
-          if (o->m->queued > 0) o->m->queued--;
-          pthread_mutex_unlock(&o->m->lock);
-        }
-        break;
-      }
+      case OUT_CALL: uv_async_send(o->m->calls_wake); break;
     }
     if (failed) {
       // The kernel did not take the reply: take back the lookup or open counted for it.
@@ -500,6 +522,16 @@ static void send_later(void) {
     free(o);
     o = next;
   }
+}
+
+/**
+ * Deadlines only grow (arrival + deadline_ms), so the timer thread, asleep until an earlier one,
+ * needs no wake-up: signalling it on every open cost a context switch and a contended lock per file.
+ */
+static void wake_timer_by(mount_t *m, double deadline) {
+  if (deadline >= m->timer_due) return;
+  m->timer_due = deadline;
+  pthread_cond_signal(&m->wake);
 }
 
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
@@ -521,8 +553,7 @@ static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct f
     n->inflight = 1;
     queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL);
   }
-  // The timer thread sleeps until the oldest deadline; only a first waiter moves that earlier.
-  if (m->oldest == w) pthread_cond_signal(&m->wake);
+  wake_timer_by(m, w->deadline);
 }
 
 static void unlink_waiter(mount_t *m, waiter_t *w) {
@@ -741,7 +772,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   if (m->writes) m->writes->prev = w;
   m->writes = w;
   queue_call(m, CALL_WRITE, h->ino, w);
-  pthread_cond_signal(&m->wake);
+  wake_timer_by(m, w->deadline);
 }
 
 /**
@@ -828,7 +859,6 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
   if (!buf) { fuse_reply_err(req, ENOMEM); return; }
   size_t used = 0;
   pthread_mutex_lock(&m->lock);
-  node_t *dir = find(m, ino);
   for (size_t i = (size_t)off; i < l->count + 2; i++) {
     struct fuse_entry_param e;
     const char *name;
@@ -836,11 +866,11 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
     if (i < 2) {
       memset(&e, 0, sizeof e);                 /* ino 0: the kernel makes no entry for dots */
       e.attr.st_mode = S_IFDIR | 0755;
-      e.attr.st_ino = i == 0 ? ino : (dir && dir->parent ? dir->parent : ROOT_INO);
+      e.attr.st_ino = i == 0 ? ino : (l->dir->parent ? l->dir->parent : ROOT_INO);
       name = i == 0 ? "." : "..";
     } else {
-      n = find(m, l->entries[i - 2].ino);
-      if (!n || n->gone) continue;             /* removed since opendir */
+      n = l->entries[i - 2];
+      if (n->gone) continue;                   /* removed since opendir */
       fill_entry(m, n, &e);
       name = n->name;
     }
@@ -865,7 +895,11 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  free_listing((listing_t *)(uintptr_t)fi->fh);
+  mount_t *m = mount_of(req);
+  pthread_mutex_lock(&m->lock);
+  free_listing(m, (listing_t *)(uintptr_t)fi->fh);
+  pthread_mutex_unlock(&m->lock);
+  send_later();
   fuse_reply_err(req, 0);
   (void)ino;
 }
@@ -1055,6 +1089,9 @@ static void *timer_main(void *arg) {
     // What arrived while the replies went out signalled no one: count it in.
     if (m->oldest && m->oldest->deadline < next) next = m->oldest->deadline;
     for (write_req_t *w = m->writes; w; w = w->next) if (w->state == WRITE_PENDING && w->deadline < next) next = w->deadline;
+    // A deadline it was woken for stands though its request was answered since: the opens that
+    // follow until then have later deadlines and need not wake it (one wake per deadline, not per open).
+    if (m->timer_due > now_ms() && m->timer_due < next) next = m->timer_due;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     double wait = next - now_ms();
@@ -1062,6 +1099,7 @@ static void *timer_main(void *arg) {
     long long ns = until.tv_nsec + (long long)(wait * 1e6);
     until.tv_sec += (time_t)(ns / 1000000000LL);
     until.tv_nsec = (long)(ns % 1000000000LL);
+    m->timer_due = now_ms() + wait;
     pthread_cond_timedwait(&m->wake, &m->lock, &until);
   }
   pthread_mutex_unlock(&m->lock);
@@ -1184,23 +1222,87 @@ static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
 
 static void release_mount(mount_t *m);
 
-static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
-  call_t *c = data;
-  mount_t *m = context;
-  (void)js_cb;
-  if (env && m->mounted) {
-    pthread_mutex_lock(&m->lock);
-    if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
-    pthread_mutex_unlock(&m->lock);
-  send_later();
-    if (c->kind == CALL_READ) finish_read(env, m, c->ino);
-    else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
-    else finish_write(env, m, c->write);
-  } else if (c->kind == CALL_WRITE) {
-    free(c->write->data);  /* unmounted: its request was answered at unmount */
+/** A call that will not run: unmounted, its request was answered at unmount. */
+static void drop_call(call_t *c) {
+  if (c->kind == CALL_WRITE) {
+    free(c->write->data);
     free(c->write);
   }
   free(c);
+}
+
+static void run_call(napi_env env, mount_t *m, call_t *c) {
+  if (!m->mounted) { drop_call(c); return; }  /* a call before it unmounted */
+  pthread_mutex_lock(&m->lock);
+  if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { drop_call(c); return; }
+  if (c->kind == CALL_READ) finish_read(env, m, c->ino);
+  else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
+  else finish_write(env, m, c->write);
+  napi_close_handle_scope(env, scope);
+  free(c);
+}
+
+static call_t *take_calls(mount_t *m) {
+  pthread_mutex_lock(&m->lock);
+  call_t *c = m->calls;
+  m->calls = m->calls_tail = NULL;
+  pthread_mutex_unlock(&m->lock);
+  return c;
+}
+
+/**
+ * Runs the calls queued, those that arrive meanwhile too (they would otherwise wait for the next
+ * turn of the loop, behind its timers), up to MAX_CALLS_PER_WAKE: then the loop gets a turn and
+ * this runs again. One callback: the program's promise reactions and nextTick callbacks run after
+ * the batch, as after any I/O callback.
+ */
+static void on_calls(uv_async_t *async) {
+  mount_t *m = async->data;
+  napi_env env = m->env;
+  call_t *c = take_calls(m);
+  napi_handle_scope scope;
+  napi_callback_scope callback_scope = NULL;
+  napi_value resource;
+  if (!c || napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_create_object(env, &resource) == napi_ok) napi_open_callback_scope(env, resource, m->async_context, &callback_scope);
+  for (int ran = 0; c; c = ran < MAX_CALLS_PER_WAKE && m->mounted ? take_calls(m) : NULL) {
+    while (c) {
+      call_t *next = c->next;
+      run_call(env, m, c);
+      ran++;
+      c = next;
+    }
+  }
+  pthread_mutex_lock(&m->lock);
+  int more = m->calls != NULL;    /* left for the next turn: no thread will wake the loop for them */
+  pthread_mutex_unlock(&m->lock);
+  if (more && m->calls_wake) uv_async_send(m->calls_wake);
+  if (callback_scope) napi_close_callback_scope(env, callback_scope);
+  napi_close_handle_scope(env, scope);
+}
+
+static void calls_closed(uv_handle_t *handle) {
+  mount_t *m = handle->data;
+  free(handle);
+  release_mount(m);
+}
+
+/** Once the FUSE thread has stopped, no call comes any more: the queue is dropped and the wake closed. */
+static void close_calls(mount_t *m) {
+  while (m->calls) {
+    call_t *c = m->calls;
+    m->calls = c->next;
+    drop_call(c);
+  }
+  m->calls_tail = NULL;
+  if (m->async_context) napi_async_destroy(m->env, m->async_context);
+  m->async_context = NULL;
+  if (m->calls_wake) uv_close((uv_handle_t *)m->calls_wake, calls_closed);
+  m->calls_wake = NULL;
 }
 
 static void record_stall(mount_t *m, double began, double duration);
@@ -1462,12 +1564,7 @@ static void cleanup_hook(void *arg) {
   napi_delete_reference(m->env, m->on_read);
   napi_delete_reference(m->env, m->on_list);
   napi_delete_reference(m->env, m->on_write);
-  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
-}
-
-static void tsfn_finalize(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
-  release_mount(data);
+  close_calls(m);
 }
 
 static void handle_finalize(napi_env env, void *data, void *hint) {
@@ -1577,9 +1674,12 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->on_list = ref_of(env, argv[3], "list");
   m->on_write = ref_of(env, argv[3], "write");
   CHECK(napi_create_string_utf8(env, "procstat", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, m, tsfn_finalize, m, call_js, &m->tsfn));
-  m->refs++;
-  CHECK(napi_unref_threadsafe_function(env, m->tsfn));
+  CHECK(napi_async_init(env, NULL, name, &m->async_context));
+  m->calls_wake = calloc(1, sizeof *m->calls_wake);
+  if (!m->calls_wake || uv_async_init(loop, m->calls_wake, on_calls) != 0) { free(m->calls_wake); m->calls_wake = NULL; goto fail; }
+  m->calls_wake->data = m;
+  m->refs++;                      /* dropped when calls_wake has closed */
+  uv_unref((uv_handle_t *)m->calls_wake);  /* never keeps the process alive */
   m->mounted = 1;
   if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
   if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {
@@ -1613,7 +1713,7 @@ fail:
 undo:
   m->mounted = 1;
   shutdown_mount(m);
-  if (m->tsfn) napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);  /* its finalizer drops its reference */
+  close_calls(m);
   release_mount(m);
   return throw_error(env, "EMOUNT", error);
 }
