@@ -519,8 +519,8 @@ describe('issue 11', () => {
         expect(procstat.metrics()).to.include(`issue11_async_done_total{issue11_async="${key}"} 1`).and.not.include('pending');
         await sleep(50);
         expect(errors.map((e) => e.message).sort()).to.deep.equal([
-          `procstat: issue11-async/${key}/pending returned a Promise; procstat reads values synchronously and does not await it: return the value itself (keep the result of the async work in a field)`,
-          `procstat: issue11-async/${key}/refused returned a Promise; procstat reads values synchronously and does not await it: return the value itself (keep the result of the async work in a field)`,
+          `procstat: /issue11-async/${key}/pending returned a Promise; procstat reads values synchronously and does not await it: return the value itself (keep the result of the async work in a field)`,
+          `procstat: /issue11-async/${key}/refused returned a Promise; procstat reads values synchronously and does not await it: return the value itself (keep the result of the async work in a field)`,
         ]);
         expect(rejections, 'a rejected Promise that procstat made a getter return is not left unhandled').to.deep.equal([]);
       } finally {

@@ -3,6 +3,7 @@ import { formatDecimal, formatterFor, ValueFormat } from './format';
 import { Histogram, percentileName } from './histogram';
 import { DirNode, FileBehavior, FileNode } from './nodes';
 import { inferType, MAX_WRITE_BYTES, ParameterType, parseValue } from './parse';
+import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
@@ -10,7 +11,8 @@ import { StartEnd } from './start-end';
 
 export function valueFile(name: string, get: () => unknown, format?: ValueFormat, metric?: 'counter' | 'gauge'): FileNode {
   const print = formatterFor(format);
-  return new FileNode(name, { read: () => `${print(get())}\n`, value: get, metric });
+  const value = () => synchronous(get());
+  return new FileNode(name, { read: () => `${print(value())}\n`, value, metric });
 }
 
 export interface ParameterOptions<T = any> {
@@ -59,10 +61,11 @@ export function parameterWriter(options: ParameterOptions): (text: string) => vo
 }
 
 export function parameterFile(name: string, options: ParameterOptions): FileNode {
-  const behavior: FileBehavior = { write: parameterWriter(options) };
-  if (options.get) {
+  const live = options.get;
+  const get = live && (() => synchronous(live()));
+  const behavior: FileBehavior = { write: parameterWriter({ ...options, get }) };
+  if (get) {
     const print = formatterFor(options.format);
-    const get = options.get;
     behavior.read = () => `${print(get())}\n`;
     behavior.value = get;
   }

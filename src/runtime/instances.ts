@@ -4,6 +4,7 @@ import { histogramDirectory, parameterFile, seriesDirectory, startEndDirectory, 
 import { Histogram } from './histogram';
 import { sanitizeName } from './names';
 import { DirNode, Node } from './nodes';
+import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
@@ -21,10 +22,24 @@ export interface InstanceRegistry {
   own(obj: object): void;
 }
 
+/** The source of a cached file: the file reads its field live, whatever the value is now. */
 const PLAIN_VALUE = Symbol('plain value');
+/** The source of a cached array or Map directory: it reads its field live too, so a getter's fresh array is the same directory. */
+const COLLECTION = Symbol('collection');
 
 function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
   return Array.isArray(value) || value instanceof Map;
+}
+
+/**
+ * What a cached node stands for. Directories of an object of their own (statistics, a `@StatDir`
+ * object) stand for that object: another object needs another node. Anything else reads its field
+ * live, so a getter that returns a new Date or array on every read keeps its node.
+ */
+function sourceOf(value: unknown): unknown {
+  if (isCollection(value)) return COLLECTION;
+  const ownDirectory = value instanceof Series || value instanceof Histogram || value instanceof StartEnd || specOfInstance(value);
+  return ownDirectory ? value : PLAIN_VALUE;
 }
 
 /**
@@ -39,7 +54,7 @@ class ChildCache {
   constructor(private readonly parent: DirNode) {}
 
   get(name: string, value: unknown, build: () => Node): Node {
-    const source = typeof value === 'object' && value !== null ? value : PLAIN_VALUE;
+    const source = sourceOf(value);
     const cached = this.nodes?.get(name);
     if (cached && cached.source === source) return cached.node;
     if (cached) this.forget(name);
@@ -120,9 +135,9 @@ export class InstanceDir extends DirNode {
     const read = () => this.live()[field.key];
     let value: unknown;
     try {
-      value = read();
+      value = synchronous(read());
     } catch {
-      value = undefined; // a throwing getter is a file; reading it gives EIO
+      value = undefined; // a getter that throws or returns a Promise is a file; reading it gives EIO
     }
     const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
