@@ -41,7 +41,7 @@ async function node(args: string[], cwd: string): Promise<string> {
  * `/** @internal *\/` (stripInternal keeps it out of the .d.ts). `dir` is a DirNode, `file` a FileNode.
  */
 const INTERNAL = [
-  'procstat.root', 'procstat.register({})', 'procstat.isReleased({})', 'procstat.isOwned({})', 'procstat.own({})',
+  'procstat.root', 'procstat.register({})', 'procstat.isReleased({})', 'procstat.holds({})',
   'procstat.refreshOwnership()', 'procstat.readFile(file)', 'procstat.writeFile(file, "1")',
   'procstat.reportOnce',
   'dir.id', 'dir.parent', 'dir.hidden', 'dir.markRemoved()', 'dir.pathFrom(null)', 'dir.observer', 'dir.statistics',

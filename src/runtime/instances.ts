@@ -18,8 +18,8 @@ import { StartEnd } from './start-end';
 export interface InstanceRegistry {
   /** True once `release(obj)` was called. */
   isReleased(obj: object): boolean;
-  /** Marks a `@StatDir` object as shown nested in another's directory, so not at the top level. */
-  own(obj: object): void;
+  /** A data field of `obj` holds a `@StatDir` object or a collection: which instances it shows matters to their class directories. */
+  holds(obj: object): void;
 }
 
 /** The source of a cached file: the file reads its field live, whatever the value is now. */
@@ -27,8 +27,22 @@ const PLAIN_VALUE = Symbol('plain value');
 /** The source of a cached array or Map directory: it reads its field live too, so a getter's fresh array is the same directory. */
 const COLLECTION = Symbol('collection');
 
-function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
+export function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
   return Array.isArray(value) || value instanceof Map;
+}
+
+/**
+ * The entries of an array (by index) or a Map (by sanitized key) as they are shown: when two Map
+ * keys sanitize to one name, the first element has it.
+ */
+export function elementsOf(collection: unknown[] | Map<unknown, unknown>): Array<[string, unknown]> {
+  if (Array.isArray(collection)) return collection.map((value, index) => [String(index), value]);
+  const byName = new Map<string, unknown>();
+  for (const [key, value] of collection) {
+    const name = sanitizeName(key);
+    if (!byName.has(name)) byName.set(name, value);
+  }
+  return [...byName];
 }
 
 /**
@@ -40,6 +54,13 @@ function sourceOf(value: unknown): unknown {
   if (isCollection(value)) return COLLECTION;
   const ownDirectory = value instanceof Series || value instanceof Histogram || value instanceof StartEnd || specOfInstance(value);
   return ownDirectory ? value : PLAIN_VALUE;
+}
+
+/** True when `value` is the object `dir` or a directory above it shows: shown again below, a ring of objects would never end. */
+function shownAbove(dir: DirNode, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (let node: DirNode | null = dir; node; node = node.parent) if (node instanceof InstanceDir && node.ref.deref() === value) return true;
+  return false;
 }
 
 /**
@@ -74,11 +95,6 @@ class ChildCache {
     this.parent.observed()?.removed(this.parent, cached.node);
   }
 
-  /** Names whose cached node stands for an object (the ones that can go stale). */
-  *objectNames(): IterableIterator<string> {
-    for (const [name, cached] of this.nodes ?? []) if (cached.source !== PLAIN_VALUE) yield name;
-  }
-
   names(): IterableIterator<string> {
     return (this.nodes ?? new Map<string, never>()).keys();
   }
@@ -91,10 +107,7 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
   if (value instanceof Histogram) return histogramDirectory(name, value);
   if (value instanceof StartEnd) return startEndDirectory(name, value);
   const spec = specOfInstance(value);
-  if (spec) {
-    registry.own(value as object);
-    return new InstanceDir(name, new WeakRef(value as object), spec, registry);
-  }
+  if (spec) return new InstanceDir(name, new WeakRef(value as object), spec, registry);
   if (isCollection(value)) return new CollectionDir(name, read, registry);
   if (field?.writable && write) {
     return parameterFile(name, {
@@ -139,6 +152,12 @@ export class InstanceDir extends DirNode {
     } catch {
       value = undefined; // a getter that throws or returns a Promise is a file; reading it gives EIO
     }
+    if (shownAbove(this, value)) {
+      this.cache.forget(name);
+      return undefined;
+    }
+    const holder = this.ref.deref();
+    if (holder && this.spec.dataKeys.includes(field.key) && (isCollection(value) || specOfInstance(value))) this.registry.holds(holder);
     const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
   }
@@ -147,13 +166,13 @@ export class InstanceDir extends DirNode {
     return this.removed ? [] : this.spec.fields.map((field) => field.name);
   }
 
-  /** Data fields that held an object when looked up are read again: another object means another node. */
+  /**
+   * Data fields are read again: one that now holds another object, or an object instead of a value,
+   * gets another node. Getters are not: they are user code, run only when their file is read.
+   */
   override refresh(): void {
     if (this.removed) return;
-    for (const name of [...this.cache.objectNames()]) {
-      const field = this.spec.byName.get(name);
-      if (field && this.spec.dataKeys.includes(field.key)) this.child(name);
-    }
+    for (const field of this.spec.fields) if (this.spec.dataKeys.includes(field.key)) this.child(field.name);
   }
 
   override *children(): IterableIterator<Node> {
@@ -182,14 +201,15 @@ export class CollectionDir extends DirNode {
 
   private elements(): Array<[string, unknown]> {
     const collection = this.read();
-    if (Array.isArray(collection)) return collection.map((value, index) => [String(index), value]);
-    if (collection instanceof Map) return [...collection].map(([key, value]) => [sanitizeName(key), value]);
-    return [];
+    return isCollection(collection) ? elementsOf(collection) : [];
   }
 
   override child(name: string): Node | undefined {
     const entry = this.elements().find(([key]) => key === name);
-    if (!entry) return undefined;
+    if (!entry || shownAbove(this, entry[1])) {
+      this.cache.forget(name);
+      return undefined;
+    }
     const read = () => this.elements().find(([key]) => key === name)?.[1];
     return this.cache.get(name, entry[1], () => nodeForValue(name, entry[1], read, this.registry));
   }
@@ -236,7 +256,8 @@ function keyOfInstance(obj: object): Key | undefined {
 /**
  * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
  * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
- * the key in `shown` while the instance is listed here; an InstanceDir is made only for instances
+ * the key in `shown` while the instance is listed here, or in `nested` while it is shown under
+ * another instance instead (nesting.ts decides which); an InstanceDir is made only for instances
  * that are looked up, or that a mirroring view must be told about. Every change is one event.
  */
 export class ClassDir extends DirNode {
@@ -246,6 +267,8 @@ export class ClassDir extends DirNode {
   private readonly dirs = new Map<Key, InstanceDir>();
   /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
   private shown = new Set<Key>();
+  /** Keys of the live, unreleased instances shown nested in another instance instead. */
+  private nested = new Set<Key>();
   private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
@@ -253,7 +276,7 @@ export class ClassDir extends DirNode {
     if (this.instances.get(key)?.deref() === undefined) this.drop(key);
   });
 
-  constructor(readonly spec: ClassSpec, private readonly registry: InstanceRegistry & { isOwned(obj: object): boolean; refreshOwnership(): void }) {
+  constructor(readonly spec: ClassSpec, private readonly registry: InstanceRegistry & { refreshOwnership(): void }) {
     super(spec.dirName);
     this.sequenced = spec.options.key === undefined;
   }
@@ -276,10 +299,36 @@ export class ClassDir extends DirNode {
     this.show(key); // just made: neither released nor nested yet
   }
 
-  /** Takes an instance out of the listing: released, or now shown nested in another instance. */
+  /** Takes a released instance out of the listing, for good. */
   hide(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined) return;
+    this.unshow(key);
+    this.nested.delete(key);
+  }
+
+  /** Takes a listed instance out of the listing while it is shown nested in another instance. */
+  nest(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined || !this.shown.has(key)) return;
+    this.unshow(key);
+    this.nested.add(key);
+  }
+
+  /** Lists again every nested instance that `stillNested` no longer says is shown elsewhere. */
+  unnest(stillNested: (obj: object) => boolean): void {
+    for (const key of this.nested) {
+      const obj = this.instances.get(key)?.deref();
+      if (obj !== undefined && stillNested(obj)) continue;
+      this.nested.delete(key);
+      if (obj !== undefined && !this.registry.isReleased(obj)) this.show(key);
+    }
+  }
+
+  /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */
+  private keyOfListed(obj: object): Key | undefined {
     const key = keyOfInstance(obj);
-    if (key !== undefined && this.instances.get(key)?.deref() === obj) this.unshow(key);
+    return key !== undefined && this.instances.get(key)?.deref() === obj ? key : undefined;
   }
 
   private show(key: Key): void {
@@ -313,11 +362,13 @@ export class ClassDir extends DirNode {
 
   private drop(key: Key): void {
     this.unshow(key);
+    this.nested.delete(key);
     this.instances.delete(key);
     // A Map or Set never gives back the memory of deleted entries: rebuild them once mostly empty.
     if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
       this.instances = new Map(this.instances);
       this.shown = new Set(this.shown);
+      this.nested = new Set(this.nested);
       this.peak = this.instances.size;
     }
   }
@@ -326,10 +377,6 @@ export class ClassDir extends DirNode {
     if (!this.sequenced) return name;
     const n = Number(name);
     return String(n) === name ? n : name;
-  }
-
-  private visible(obj: object | undefined): obj is object {
-    return obj !== undefined && !this.registry.isReleased(obj) && !this.registry.isOwned(obj);
   }
 
   /** The directory of a listed instance, made on first use. */
@@ -356,8 +403,12 @@ export class ClassDir extends DirNode {
     return names;
   }
 
+  /** An instance listed when the walk began may be nested by the time it is reached (a view walks other classes meanwhile). */
   override *children(): IterableIterator<Node> {
-    for (const name of this.names()) yield this.child(name)!;
+    for (const name of this.names()) {
+      const node = this.child(name);
+      if (node) yield node;
+    }
   }
 
   override get keyed(): boolean {
