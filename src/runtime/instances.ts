@@ -157,7 +157,7 @@ export class InstanceDir extends DirNode {
       return undefined;
     }
     const holder = this.ref.deref();
-    if (holder && this.spec.dataKeys.includes(field.key) && (isCollection(value) || specOfInstance(value))) this.registry.holds(holder);
+    if (holder && (isCollection(value) || specOfInstance(value)) && this.spec.dataKeys.includes(field.key)) this.registry.holds(holder);
     const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
   }
@@ -323,6 +323,11 @@ export class ClassDir extends DirNode {
       this.nested.delete(key);
       if (obj !== undefined && !this.registry.isReleased(obj)) this.show(key);
     }
+  }
+
+  /** True when `obj` is one of this class's registered instances (listed, or nested for now). */
+  has(obj: object): boolean {
+    return this.keyOfListed(obj) !== undefined;
   }
 
   /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */

@@ -31,6 +31,8 @@ export class Nesting {
   private readonly holders = new Set<WeakRef<object>>();
   /** On the holders themselves: the tree's own mark, since an object may be registered in several trees. */
   private readonly holding = new ObjectFlag('procstat.holder');
+  /** A collected holder's entry goes, even in a tree that is never listed (and so never updated). */
+  private readonly finalizer = new FinalizationRegistry<WeakRef<object>>((ref) => this.holders.delete(ref));
 
   constructor(private readonly host: NestingHost) {}
 
@@ -48,7 +50,9 @@ export class Nesting {
   holds(obj: object): void {
     if (this.holding.has(obj)) return;
     this.holding.set(obj);
-    this.holders.add(new WeakRef(obj));
+    const ref = new WeakRef(obj);
+    this.holders.add(ref);
+    this.finalizer.register(obj, ref);
   }
 
   /** Reads every holder's fields again and moves the instances they show in or out of their class directories. */

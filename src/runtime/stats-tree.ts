@@ -69,7 +69,7 @@ export class StatsTree extends EventEmitter {
     isReleased: (obj) => this.isReleased(obj),
     classDirOf: (obj) => this.classDirOf(obj),
     classDirs: () => this.classDirs.values(),
-    listable: (obj) => this.classDirOf(obj) !== undefined || this.singletonDirOf(obj) !== undefined,
+    listable: (obj) => this.classDirOf(obj)?.has(obj) === true || this.singletonDirOf(obj) !== undefined,
   });
 
   /**
