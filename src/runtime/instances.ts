@@ -98,6 +98,12 @@ class ChildCache {
   names(): IterableIterator<string> {
     return (this.nodes ?? new Map<string, never>()).keys();
   }
+
+  /** True when the node cached for `name` is a directory of an object or collection (not a file). */
+  standsForObject(name: string): boolean {
+    const cached = this.nodes?.get(name);
+    return cached !== undefined && cached.source !== PLAIN_VALUE;
+  }
 }
 
 /** The node for a value: statistics and `@StatDir` objects are directories, collections a directory per element. */
@@ -171,8 +177,14 @@ export class InstanceDir extends DirNode {
    * gets another node. Getters are not: they are user code, run only when their file is read.
    */
   override refresh(): void {
-    if (this.removed) return;
-    for (const field of this.spec.fields) if (this.spec.dataKeys.includes(field.key)) this.child(field.name);
+    const obj: any = this.ref.deref();
+    if (this.removed || obj === undefined) return;
+    for (const field of this.spec.fields) {
+      if (!this.spec.dataKeys.includes(field.key)) continue;
+      const value = obj[field.key];
+      // A number or string where a file stands changes nothing: the file reads the field live.
+      if ((typeof value === 'object' && value !== null) || this.cache.standsForObject(field.name)) this.child(field.name);
+    }
   }
 
   override *children(): IterableIterator<Node> {
