@@ -41,7 +41,7 @@ async function node(args: string[], cwd: string): Promise<string> {
  * `/** @internal *\/` (stripInternal keeps it out of the .d.ts). `dir` is a DirNode, `file` a FileNode.
  */
 const INTERNAL = [
-  'procstat.root', 'procstat.register({})', 'procstat.isReleased({})', 'procstat.isOwned({})', 'procstat.own({})',
+  'procstat.root', 'procstat.register({})', 'procstat.isReleased({})', 'procstat.holds({})',
   'procstat.refreshOwnership()', 'procstat.readFile(file)', 'procstat.writeFile(file, "1")',
   'procstat.reportOnce',
   'dir.id', 'dir.parent', 'dir.hidden', 'dir.markRemoved()', 'dir.pathFrom(null)', 'dir.observer', 'dir.statistics',
@@ -145,7 +145,7 @@ describe('the packed package in a fresh app', function () {
     for (const out of [legacy, tc39]) {
       expect(out.split('\n')).to.include.members(['error EINVAL', 'http_requests_total{http="8080"} 3',
         'http_bytes_out_total{http="8080"} 10', 'http_connections{http="8080"} 2', 'http_errors_total{http="8080"} 1',
-        'http_latency_count{http="8080"} 2', 'worker_jobs_done_total{Worker="a"} 1']);
+        'http_latency_count{http="8080"} 2', 'worker_jobs_done_total{worker="a"} 1']);
     }
     expect(legacy.split('\n').sort()).to.deep.equal(tc39.split('\n').sort());
   });

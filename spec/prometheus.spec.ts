@@ -59,6 +59,17 @@ describe('Prometheus view', () => {
     expect(text).to.include('api_routes_hits_total{api="8080",routes="GET__users"} 7\n');
   });
 
+  it('label names are snake_case like metric names: the instances of a class RouteHits are labelled route_hits', async () => {
+    const route = new RouteHits(); // its key, read when the constructor finishes, is '' → '_'
+    made.push(route);
+    const ctx = new Procstat();
+    ctx.register(route);
+    const text = ctx.metrics();
+    expect(text).to.include('route_hits_hits_total{route_hits="_"} 7\n');
+    const result = await promtool(text);
+    expect(result.output).to.equal('');
+  });
+
   it('promtool check metrics accepts the output, default process metrics included', async () => {
     const ctx = new Procstat();
     ctx.collectDefaultMetrics();

@@ -10,6 +10,6 @@ export interface ServedTree {
   readFile(file: FileNode): string;
   /** Applies a write; throws ProcstatError EINVAL when refused. */
   writeFile(file: FileNode, text: string): void;
-  /** Finds `@StatDir` objects newly put in arrays and Maps, so they show nested and not at the top level. */
+  /** Reads the fields that hold `@StatDir` objects again: a moved object is shown where it is now, never nowhere. */
   refreshOwnership(): void;
 }

@@ -3,6 +3,7 @@ import { formatDecimal, formatterFor, ValueFormat } from './format';
 import { Histogram, percentileName } from './histogram';
 import { DirNode, FileBehavior, FileNode } from './nodes';
 import { inferType, MAX_WRITE_BYTES, ParameterType, parseValue } from './parse';
+import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
@@ -19,7 +20,8 @@ export interface ValueOptions {
 
 export function valueFile(name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
   const print = formatterFor(options.format);
-  return new FileNode(name, { read: () => `${print(get())}\n`, value: get, metric: options.metric, help: options.help, unit: options.unit });
+  const value = () => synchronous(get());
+  return new FileNode(name, { read: () => `${print(value())}\n`, value, metric: options.metric, help: options.help, unit: options.unit });
 }
 
 export interface ParameterOptions<T = any> {
@@ -70,10 +72,11 @@ export function parameterWriter(options: ParameterOptions): (text: string) => vo
 }
 
 export function parameterFile(name: string, options: ParameterOptions): FileNode {
-  const behavior: FileBehavior = { write: parameterWriter(options), help: options.help, unit: options.unit };
-  if (options.get) {
+  const live = options.get;
+  const get = live && (() => synchronous(live()));
+  const behavior: FileBehavior = { write: parameterWriter({ ...options, get }), help: options.help, unit: options.unit };
+  if (get) {
     const print = formatterFor(options.format);
-    const get = options.get;
     behavior.read = () => `${print(get())}\n`;
     behavior.value = get;
   }

@@ -4,6 +4,7 @@ import { histogramDirectory, parameterFile, seriesDirectory, startEndDirectory, 
 import { Histogram } from './histogram';
 import { sanitizeName } from './names';
 import { DirNode, Node } from './nodes';
+import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
@@ -17,14 +18,49 @@ import { StartEnd } from './start-end';
 export interface InstanceRegistry {
   /** True once `release(obj)` was called. */
   isReleased(obj: object): boolean;
-  /** Marks a `@StatDir` object as shown nested in another's directory, so not at the top level. */
-  own(obj: object): void;
+  /** A data field of `obj` holds a `@StatDir` object or a collection: which instances it shows matters to their class directories. */
+  holds(obj: object): void;
 }
 
+/** The source of a cached file: the file reads its field live, whatever the value is now. */
 const PLAIN_VALUE = Symbol('plain value');
+/** The source of a cached array or Map directory: it reads its field live too, so a getter's fresh array is the same directory. */
+const COLLECTION = Symbol('collection');
 
-function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
+export function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
   return Array.isArray(value) || value instanceof Map;
+}
+
+/**
+ * The entries of an array (by index) or a Map (by sanitized key) as they are shown: when two Map
+ * keys sanitize to one name, the first element has it.
+ */
+export function elementsOf(collection: unknown[] | Map<unknown, unknown>): Array<[string, unknown]> {
+  if (Array.isArray(collection)) return collection.map((value, index) => [String(index), value]);
+  const byName = new Map<string, unknown>();
+  for (const [key, value] of collection) {
+    const name = sanitizeName(key);
+    if (!byName.has(name)) byName.set(name, value);
+  }
+  return [...byName];
+}
+
+/**
+ * What a cached node stands for. Directories of an object of their own (statistics, a `@StatDir`
+ * object) stand for that object: another object needs another node. Anything else reads its field
+ * live, so a getter that returns a new Date or array on every read keeps its node.
+ */
+function sourceOf(value: unknown): unknown {
+  if (isCollection(value)) return COLLECTION;
+  const ownDirectory = value instanceof Series || value instanceof Histogram || value instanceof StartEnd || specOfInstance(value);
+  return ownDirectory ? value : PLAIN_VALUE;
+}
+
+/** True when `value` is the object `dir` or a directory above it shows: shown again below, a ring of objects would never end. */
+function shownAbove(dir: DirNode, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (let node: DirNode | null = dir; node; node = node.parent) if (node instanceof InstanceDir && node.ref.deref() === value) return true;
+  return false;
 }
 
 /**
@@ -39,7 +75,7 @@ class ChildCache {
   constructor(private readonly parent: DirNode) {}
 
   get(name: string, value: unknown, build: () => Node): Node {
-    const source = typeof value === 'object' && value !== null ? value : PLAIN_VALUE;
+    const source = sourceOf(value);
     const cached = this.nodes?.get(name);
     if (cached && cached.source === source) return cached.node;
     if (cached) this.forget(name);
@@ -59,13 +95,14 @@ class ChildCache {
     this.parent.observed()?.removed(this.parent, cached.node);
   }
 
-  /** Names whose cached node stands for an object (the ones that can go stale). */
-  *objectNames(): IterableIterator<string> {
-    for (const [name, cached] of this.nodes ?? []) if (cached.source !== PLAIN_VALUE) yield name;
-  }
-
   names(): IterableIterator<string> {
     return (this.nodes ?? new Map<string, never>()).keys();
+  }
+
+  /** True when the node cached for `name` is a directory of an object or collection (not a file). */
+  standsForObject(name: string): boolean {
+    const cached = this.nodes?.get(name);
+    return cached !== undefined && cached.source !== PLAIN_VALUE;
   }
 }
 
@@ -76,10 +113,7 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
   if (value instanceof Histogram) return histogramDirectory(name, value);
   if (value instanceof StartEnd) return startEndDirectory(name, value);
   const spec = specOfInstance(value);
-  if (spec) {
-    registry.own(value as object);
-    return new InstanceDir(name, new WeakRef(value as object), spec, registry);
-  }
+  if (spec) return new InstanceDir(name, new WeakRef(value as object), spec, registry);
   if (isCollection(value)) return new CollectionDir(name, read, registry);
   if (field?.writable && write) {
     return parameterFile(name, {
@@ -122,10 +156,16 @@ export class InstanceDir extends DirNode {
     const read = () => this.live()[field.key];
     let value: unknown;
     try {
-      value = read();
+      value = synchronous(read());
     } catch {
-      value = undefined; // a throwing getter is a file; reading it gives EIO
+      value = undefined; // a getter that throws or returns a Promise is a file; reading it gives EIO
     }
+    if (shownAbove(this, value)) {
+      this.cache.forget(name);
+      return undefined;
+    }
+    const holder = this.ref.deref();
+    if (holder && (isCollection(value) || specOfInstance(value)) && this.spec.dataKeys.includes(field.key)) this.registry.holds(holder);
     const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
   }
@@ -134,12 +174,18 @@ export class InstanceDir extends DirNode {
     return this.removed ? [] : this.spec.fields.map((field) => field.name);
   }
 
-  /** Data fields that held an object when looked up are read again: another object means another node. */
+  /**
+   * Data fields are read again: one that now holds another object, or an object instead of a value,
+   * gets another node. Getters are not: they are user code, run only when their file is read.
+   */
   override refresh(): void {
-    if (this.removed) return;
-    for (const name of [...this.cache.objectNames()]) {
-      const field = this.spec.byName.get(name);
-      if (field && this.spec.dataKeys.includes(field.key)) this.child(name);
+    const obj: any = this.ref.deref();
+    if (this.removed || obj === undefined) return;
+    for (const field of this.spec.fields) {
+      if (!this.spec.dataKeys.includes(field.key)) continue;
+      const value = obj[field.key];
+      // A number or string where a file stands changes nothing: the file reads the field live.
+      if ((typeof value === 'object' && value !== null) || this.cache.standsForObject(field.name)) this.child(field.name);
     }
   }
 
@@ -169,14 +215,15 @@ export class CollectionDir extends DirNode {
 
   private elements(): Array<[string, unknown]> {
     const collection = this.read();
-    if (Array.isArray(collection)) return collection.map((value, index) => [String(index), value]);
-    if (collection instanceof Map) return [...collection].map(([key, value]) => [sanitizeName(key), value]);
-    return [];
+    return isCollection(collection) ? elementsOf(collection) : [];
   }
 
   override child(name: string): Node | undefined {
     const entry = this.elements().find(([key]) => key === name);
-    if (!entry) return undefined;
+    if (!entry || shownAbove(this, entry[1])) {
+      this.cache.forget(name);
+      return undefined;
+    }
     const read = () => this.elements().find(([key]) => key === name)?.[1];
     return this.cache.get(name, entry[1], () => nodeForValue(name, entry[1], read, this.registry));
   }
@@ -223,7 +270,8 @@ function keyOfInstance(obj: object): Key | undefined {
 /**
  * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
  * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
- * the key in `shown` while the instance is listed here; an InstanceDir is made only for instances
+ * the key in `shown` while the instance is listed here, or in `nested` while it is shown under
+ * another instance instead (nesting.ts decides which); an InstanceDir is made only for instances
  * that are looked up, or that a mirroring view must be told about. Every change is one event.
  */
 export class ClassDir extends DirNode {
@@ -233,6 +281,8 @@ export class ClassDir extends DirNode {
   private readonly dirs = new Map<Key, InstanceDir>();
   /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
   private shown = new Set<Key>();
+  /** Keys of the live, unreleased instances shown nested in another instance instead. */
+  private nested = new Set<Key>();
   private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
@@ -242,7 +292,7 @@ export class ClassDir extends DirNode {
   });
 
   constructor(readonly spec: ClassSpec,
-    private readonly registry: InstanceRegistry & { isOwned(obj: object): boolean; refreshOwnership(): void; collected(spec: ClassSpec): void }) {
+    private readonly registry: InstanceRegistry & { refreshOwnership(): void; collected(spec: ClassSpec): void }) {
     super(spec.dirName);
     this.sequenced = spec.options.key === undefined;
   }
@@ -265,10 +315,41 @@ export class ClassDir extends DirNode {
     this.show(key); // just made: neither released nor nested yet
   }
 
-  /** Takes an instance out of the listing: released, or now shown nested in another instance. */
+  /** Takes a released instance out of the listing, for good. */
   hide(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined) return;
+    this.unshow(key);
+    this.nested.delete(key);
+  }
+
+  /** Takes a listed instance out of the listing while it is shown nested in another instance. */
+  nest(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined || !this.shown.has(key)) return;
+    this.unshow(key);
+    this.nested.add(key);
+  }
+
+  /** Lists again every nested instance that `stillNested` no longer says is shown elsewhere. */
+  unnest(stillNested: (obj: object) => boolean): void {
+    for (const key of this.nested) {
+      const obj = this.instances.get(key)?.deref();
+      if (obj !== undefined && stillNested(obj)) continue;
+      this.nested.delete(key);
+      if (obj !== undefined && !this.registry.isReleased(obj)) this.show(key);
+    }
+  }
+
+  /** True when `obj` is one of this class's registered instances (listed, or nested for now). */
+  has(obj: object): boolean {
+    return this.keyOfListed(obj) !== undefined;
+  }
+
+  /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */
+  private keyOfListed(obj: object): Key | undefined {
     const key = keyOfInstance(obj);
-    if (key !== undefined && this.instances.get(key)?.deref() === obj) this.unshow(key);
+    return key !== undefined && this.instances.get(key)?.deref() === obj ? key : undefined;
   }
 
   private show(key: Key): void {
@@ -302,11 +383,13 @@ export class ClassDir extends DirNode {
 
   private drop(key: Key): void {
     this.unshow(key);
+    this.nested.delete(key);
     this.instances.delete(key);
     // A Map or Set never gives back the memory of deleted entries: rebuild them once mostly empty.
     if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
       this.instances = new Map(this.instances);
       this.shown = new Set(this.shown);
+      this.nested = new Set(this.nested);
       this.peak = this.instances.size;
     }
   }
@@ -315,10 +398,6 @@ export class ClassDir extends DirNode {
     if (!this.sequenced) return name;
     const n = Number(name);
     return String(n) === name ? n : name;
-  }
-
-  private visible(obj: object | undefined): obj is object {
-    return obj !== undefined && !this.registry.isReleased(obj) && !this.registry.isOwned(obj);
   }
 
   /** The directory of a listed instance, made on first use. */
@@ -345,8 +424,12 @@ export class ClassDir extends DirNode {
     return names;
   }
 
+  /** An instance listed when the walk began may be nested by the time it is reached (a view walks other classes meanwhile). */
   override *children(): IterableIterator<Node> {
-    for (const name of this.names()) yield this.child(name)!;
+    for (const name of this.names()) {
+      const node = this.child(name);
+      if (node) yield node;
+    }
   }
 
   override get keyed(): boolean {

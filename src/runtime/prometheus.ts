@@ -7,7 +7,7 @@ import { Series } from './series';
 /**
  * The tree in the Prometheus text format (0.0.4). A path's plain segments make the metric name
  * (`http/8080/routes/GET_users/requests` → `http_routes_requests_total`), instance keys and
- * collection elements become labels named by their directory (`{http="8080",routes="GET_users"}`).
+ * collection elements become labels named by their directory, in snake_case too (`{http="8080",routes="GET_users"}`).
  * `@Counter` values are counters (`_total`), other numbers, booleans and Dates (in seconds) gauges,
  * series and histograms summaries, strings an `_info` metric with the text as a label. A value's
  * `unit` ends its name before `_total` (`bytes` → `conn_read_bytes_total`) unless the name already
@@ -33,15 +33,21 @@ export interface Family {
   samples: Sample[];
 }
 
+/** Lower case with `_` before each inner capital: `jobsDone` → `jobs_done`, `RouteHits` → `route_hits`. */
+function lowerSnake(text: string): string {
+  return text.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
 /** snake_case, as Prometheus names go: `jobsDone` → `jobs_done`, `bytes-out` → `bytes_out`. */
 function metricName(parts: string[]): string {
-  const name = parts.join('_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9_:]/g, '_');
+  const name = lowerSnake(parts.join('_')).replace(/[^a-z0-9_:]/g, '_');
   return /^[a-zA-Z_:]/.test(name) ? name : `_${name}`;
 }
 
+/** snake_case too (promtool flags a label named like the class `RouteHits`); `__` is Prometheus's own. */
 function labelName(name: string): string {
-  const clean = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  return /^[a-zA-Z_]/.test(clean) && !clean.startsWith('__') ? clean : `l_${clean}`;
+  const clean = lowerSnake(name).replace(/[^a-z0-9_]/g, '_');
+  return /^[a-z_]/.test(clean) && !clean.startsWith('__') ? clean : `l_${clean}`;
 }
 
 /** `name_unit`, unless the name already ends with the unit (`latency_ms` with unit `ms`). */

@@ -1,3 +1,4 @@
+import { types } from 'util';
 import { ProcstatError } from './errors';
 import { FileNode } from './nodes';
 
@@ -19,10 +20,36 @@ function messageOf(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
+/** What a getter that returned a Promise throws on its way to readFile, which reports it and answers EIO. */
+class PromiseValue extends Error {
+  constructor() {
+    super('it returned a Promise, which procstat does not await');
+  }
+}
+
+/**
+ * `value`, unless it is a Promise: values are read synchronously, so a Promise is refused, never
+ * awaited or printed. Its rejection is handled here: procstat ran the getter that made it, and an
+ * unhandled rejection would end the process.
+ */
+export function synchronous(value: unknown): unknown {
+  if (!types.isPromise(value)) return value;
+  value.catch(() => undefined);
+  throw new PromiseValue();
+}
+
+function problemOf(path: string, err: unknown): string {
+  if (err instanceof PromiseValue) {
+    return `${path} returned a Promise; procstat reads values synchronously and does not await it: ` +
+      'return the value itself (keep the result of the async work in a field)';
+  }
+  return `the getter of ${path} threw: ${messageOf(err)}`;
+}
+
 /**
  * Reads `file` as `as` asks. A ProcstatError (ENOENT for a released instance) passes through; any
- * other error is a getter that threw: it is handed to `failed` (which reports it, once per file)
- * and thrown as EIO. A file without what was asked for (write-only; no raw value) is EACCES.
+ * other error is a getter that threw or returned a Promise: it is handed to `failed` (which reports
+ * it, once per file) and thrown as EIO. A file without what was asked for (write-only; no raw value) is EACCES.
  */
 export function readFile(file: FileNode, as: ReadAs, failed: (file: FileNode, error: ProcstatError) => void): unknown {
   const read = as === 'value' ? file.behavior.value : file.behavior.read;
@@ -32,7 +59,7 @@ export function readFile(file: FileNode, as: ReadAs, failed: (file: FileNode, er
   } catch (err) {
     if (err instanceof ProcstatError) throw err;
     const path = file.pathFrom(null);
-    failed(file, new ProcstatError('EIO', `procstat: the getter of ${path} threw: ${messageOf(err)}`, { cause: err }));
+    failed(file, new ProcstatError('EIO', `procstat: ${problemOf(path, err)}`, { cause: err }));
     throw new ProcstatError('EIO', `reading ${path} failed: ${messageOf(err)}`, { cause: err });
   }
 }

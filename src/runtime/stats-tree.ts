@@ -9,6 +9,8 @@ import { ClassSpec, specOfInstance } from './class-spec';
 import { Census } from './census';
 import { ClassDir, InstanceDir } from './instances';
 import { checkName } from './names';
+import { Nesting } from './nesting';
+import { ObjectFlag } from './object-flag';
 import { addProcessMetrics } from './process-metrics';
 import { collect, Exposition } from './prometheus';
 import { FileReader, ReadAs, readFile } from './read';
@@ -16,8 +18,8 @@ import { DirNode, FileNode, Node, TreeNode } from './nodes';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
-/** Marks an object released by `release()`; non-enumerable, so it shows nowhere. */
-const RELEASED = Symbol('procstat.released');
+/** Marks an object released by `release()`, in every tree it is registered in. */
+const released = new ObjectFlag('procstat.released');
 
 /** A directory item, or `null` for the root. */
 export type Parent = DirNode | null;
@@ -26,23 +28,45 @@ export type Item = Node | Series | Histogram;
 
 
 /**
+ * The root directory. Listing it first brings the class directories up to date: one left out of the
+ * listing because all its instances were shown nested may have an instance to list again.
+ */
+class RootDir extends DirNode {
+  constructor(private readonly update: () => void) {
+    super('');
+  }
+
+  override names(): string[] {
+    this.update();
+    return super.names();
+  }
+
+  override *children(withHidden = false): IterableIterator<Node> {
+    this.update();
+    yield* super.children(withHidden);
+  }
+}
+
+/**
  * The stats tree and the imperative API of the C library (SPEC §3.2), without any FUSE: a view
  * (the mount) reads it through `readFile`/`writeFile`.
  */
 export class StatsTree extends EventEmitter {
   /** @internal */
-  readonly root = new DirNode('');
+  readonly root: DirNode = new RootDir(() => this.refreshOwnership());
   /** Series and histograms are returned as themselves; this finds their directories. */
   private readonly directories = new WeakMap<Series | Histogram, DirNode>();
   /** Getter failures are reported once per file, not once per read; other problems once per key. */
   private readonly reported = new WeakSet<FileNode>();
   private readonly reportedKeys = new Set<string>();
   private readonly classDirs = new Map<ClassSpec, ClassDir>();
-  /** Released objects that cannot take the RELEASED mark (frozen, sealed). */
-  private readonly releasedFrozen = new WeakSet<object>();
-  private readonly owned = new WeakSet<object>();
-  /** Instances with array or Map fields: their elements are re-checked for ownership before listings. */
-  private readonly containers = new Set<WeakRef<object>>();
+  /** Which instances are shown nested under another instead of in their class directory (nesting.ts). */
+  private readonly nesting = new Nesting({
+    isReleased: (obj) => this.isReleased(obj),
+    classDirOf: (obj) => this.classDirOf(obj),
+    classDirs: () => this.classDirs.values(),
+    listable: (obj) => this.classDirOf(obj)?.has(obj) === true || this.singletonDirOf(obj) !== undefined,
+  });
   private readonly census = new Census(this.root);
 
   /**
@@ -53,14 +77,14 @@ export class StatsTree extends EventEmitter {
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
     this.census.created(spec);
-    this.scanFields(obj, spec, true);
-    if (!spec.options.singleton) {
+    if (spec.options.singleton) {
+      const previous = this.root.child(spec.dirName);
+      if (previous instanceof InstanceDir) this.root.delete(previous);
+      this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
+    } else {
       this.classDirFor(spec).addInstance(obj);
-      return;
     }
-    const previous = this.root.child(spec.dirName);
-    if (previous instanceof InstanceDir) this.root.delete(previous);
-    this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
+    this.nesting.register(obj);
   }
 
   /**
@@ -68,15 +92,12 @@ export class StatsTree extends EventEmitter {
    * entry goes when the object is collected, or when a new instance takes its key.)
    */
   release(obj: object): void {
-    // A mark on the object itself, not a WeakSet entry: V8 never shrinks a long-lived WeakSet's table
-    // after its keys die, so releasing 100,000 objects through one would keep megabytes for good.
     const spec = specOfInstance(obj);
     if (spec && !this.isReleased(obj)) this.census.released(spec);
-    if (Object.isExtensible(obj)) Object.defineProperty(obj, RELEASED, { value: true });
-    else this.releasedFrozen.add(obj);
+    released.set(obj);
     this.classDirOf(obj)?.hide(obj);
-    const singleton = specOfInstance(obj)?.options.singleton ? this.root.child(specOfInstance(obj)!.dirName) : undefined;
-    if (singleton instanceof InstanceDir && singleton.ref.deref() === obj) this.root.delete(singleton);
+    const singleton = this.singletonDirOf(obj);
+    if (singleton) this.root.delete(singleton);
   }
 
   /** A registered instance was garbage-collected (its class directory's finalizer says so). */
@@ -87,19 +108,12 @@ export class StatsTree extends EventEmitter {
 
   /** @internal */
   isReleased(obj: object): boolean {
-    return (obj as { [RELEASED]?: boolean })[RELEASED] === true || this.releasedFrozen.has(obj);
+    return released.has(obj);
   }
 
   /** @internal */
-  isOwned(obj: object): boolean {
-    return this.owned.has(obj);
-  }
-
-  /** @internal */
-  own(obj: object): void {
-    if (this.owned.has(obj)) return;
-    this.owned.add(obj);
-    this.classDirOf(obj)?.hide(obj);
+  holds(obj: object): void {
+    this.nesting.holds(obj);
   }
 
   private classDirOf(obj: object): ClassDir | undefined {
@@ -107,31 +121,20 @@ export class StatsTree extends EventEmitter {
     return spec && this.classDirs.get(spec);
   }
 
-  /** @internal */
-  refreshOwnership(): void {
-    for (const ref of this.containers) {
-      const obj = ref.deref();
-      if (obj === undefined || this.isReleased(obj)) this.containers.delete(ref);
-      else this.scanFields(obj, specOfInstance(obj)!, false);
-    }
+  /** The directory at the root that shows `obj`, a singleton. */
+  private singletonDirOf(obj: object): InstanceDir | undefined {
+    const spec = specOfInstance(obj);
+    const dir = spec?.options.singleton ? this.root.child(spec.dirName) : undefined;
+    return dir instanceof InstanceDir && dir.ref.deref() === obj ? dir : undefined;
   }
 
   /**
-   * Marks `@StatDir` objects held in the fields of `obj` as nested (shown under `obj`, not at the
-   * top level). Reads own data properties only: a getter is user code, run only when a file is read.
+   * Reads again the fields of the instances that hold others, and shows each instance nested under
+   * them or in its class directory by the rule in nesting.ts.
    */
-  private scanFields(obj: object, spec: ClassSpec, registering: boolean): void {
-    let container = false;
-    for (const key of spec.dataKeys) {
-      const value = (obj as any)[key];
-      if (typeof value !== 'object' || value === null) continue;
-      if (specOfInstance(value)) this.own(value);
-      if (Array.isArray(value) || value instanceof Map) {
-        container = true;
-        for (const element of value.values()) if (specOfInstance(element)) this.own(element);
-      }
-    }
-    if (container && registering) this.containers.add(new WeakRef(obj));
+  /** @internal */
+  refreshOwnership(): void {
+    this.nesting.update();
   }
 
   private classDirFor(spec: ClassSpec): ClassDir {

@@ -1,0 +1,116 @@
+import { specOfInstance } from './class-spec';
+import { ClassDir, elementsOf, isCollection } from './instances';
+import { ObjectFlag } from './object-flag';
+
+/**
+ * Which `@StatDir` instances are shown nested in another instance's directory instead of at the top
+ * of their class directory. The rule: an instance is left out of its class directory while it is
+ * reachable through data fields (and the arrays and Maps in them) from an instance that is listed;
+ * every other live instance is listed. In a ring that nothing outside it holds, the member procstat
+ * found holding first is listed and the others are shown under it. So an object is shown in every
+ * place that holds it, or at its own top-level directory: never nowhere.
+ *
+ * Fields are plain properties that change without telling anyone: the holders' fields are read again
+ * by `update()`, before a class directory is listed and on every refresh round of a mount. Getters
+ * are not read (they are user code, run only when their file is read): an object a getter returns
+ * is shown under it and stays in its class directory too.
+ */
+
+/** What the nesting needs from the stats tree. */
+export interface NestingHost {
+  isReleased(obj: object): boolean;
+  /** The class directory that lists `obj` at its top level (none for singletons and other trees' instances). */
+  classDirOf(obj: object): ClassDir | undefined;
+  classDirs(): Iterable<ClassDir>;
+  /** True for an instance the tree lists at the top when nothing holds it (in its class or singleton directory). */
+  listable(obj: object): boolean;
+}
+
+export class Nesting {
+  /** Instances seen with a `@StatDir` object or a collection in a data field, in the order they were seen. */
+  private readonly holders = new Set<WeakRef<object>>();
+  /** On the holders themselves: the tree's own mark, since an object may be registered in several trees. */
+  private readonly holding = new ObjectFlag('procstat.holder');
+  /** A collected holder's entry goes, even in a tree that is never listed (and so never updated). */
+  private readonly finalizer = new FinalizationRegistry<WeakRef<object>>((ref) => this.holders.delete(ref));
+
+  constructor(private readonly host: NestingHost) {}
+
+  /**
+   * A newly registered instance: what its constructor put in its fields is shown under it at once
+   * (it is listed itself, so they stay reachable), not a second time at the top level.
+   */
+  register(obj: object): void {
+    if (!this.holdsAny(obj)) return;
+    this.holds(obj);
+    for (const held of this.heldBy(obj)) this.host.classDirOf(held)?.nest(held);
+  }
+
+  /** `obj` was seen holding a `@StatDir` object or a collection in a data field: read it on every update. */
+  holds(obj: object): void {
+    if (this.holding.has(obj)) return;
+    this.holding.set(obj);
+    const ref = new WeakRef(obj);
+    this.holders.add(ref);
+    this.finalizer.register(obj, ref);
+  }
+
+  /** Reads every holder's fields again and moves the instances they show in or out of their class directories. */
+  update(): void {
+    const nested = this.reachable(this.readHolders());
+    for (const dir of this.host.classDirs()) dir.unnest((obj) => nested.has(obj));
+    for (const obj of nested) this.host.classDirOf(obj)?.nest(obj);
+  }
+
+  /** What each live, unreleased holder's data fields show now, in the order the holders were seen. */
+  private readHolders(): Map<object, object[]> {
+    const held = new Map<object, object[]>();
+    for (const ref of this.holders) {
+      const holder = ref.deref();
+      if (holder === undefined || this.host.isReleased(holder)) this.holders.delete(ref);
+      else held.set(holder, this.heldBy(holder));
+    }
+    return held;
+  }
+
+  /**
+   * The objects to show nested: those reachable from a listed holder. Listed first are the holders
+   * nothing holds; then, for what is still unreached, the first holder of each ring nothing outside holds.
+   */
+  private reachable(held: Map<object, object[]>): Set<object> {
+    const heldAnywhere = new Set<object>();
+    for (const objs of held.values()) for (const obj of objs) heldAnywhere.add(obj);
+    const nested = new Set<object>();
+    const visit = (root: object) => {
+      for (const stack = [root]; stack.length > 0;) {
+        for (const obj of held.get(stack.pop()!) ?? []) {
+          if (obj === root || nested.has(obj)) continue;
+          nested.add(obj);
+          stack.push(obj);
+        }
+      }
+    };
+    // Only an instance this tree lists can be a root: one seen under a getter, or registered elsewhere, cannot.
+    for (const holder of held.keys()) if (!heldAnywhere.has(holder) && this.host.listable(holder)) visit(holder);
+    for (const holder of held.keys()) if (!nested.has(holder) && heldAnywhere.has(holder) && this.host.listable(holder)) visit(holder);
+    return nested;
+  }
+
+  private holdsAny(obj: object): boolean {
+    return specOfInstance(obj)!.dataKeys.some((key) => {
+      const value = (obj as any)[key];
+      return isCollection(value) || specOfInstance(value) !== undefined;
+    });
+  }
+
+  /** The unreleased `@StatDir` objects `holder`'s data fields show: the fields' values and their arrays' and Maps' elements. */
+  private heldBy(holder: object): object[] {
+    const objs: object[] = [];
+    for (const key of specOfInstance(holder)!.dataKeys) {
+      const value = (holder as any)[key];
+      const candidates = isCollection(value) ? elementsOf(value).map(([, element]) => element) : [value];
+      for (const obj of candidates) if (specOfInstance(obj) && !this.host.isReleased(obj as object)) objs.push(obj as object);
+    }
+    return objs;
+  }
+}
