@@ -90,6 +90,7 @@ typedef struct handle {
   char *pending;
   size_t pending_len;
   uint64_t written;               /* offset the next write must start at */
+  uint8_t refused;                /* the value being written grew past MAX_PENDING_WRITE: its rest is refused too */
 } handle_t;
 
 /**
@@ -786,11 +787,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
   else if ((uint64_t)off != h->written) later_err(req, EINVAL);
-  else if (h->pending_len + size > MAX_PENDING_WRITE) {
+  else if (h->refused || h->pending_len + size > MAX_PENDING_WRITE) {
+    // Refused whole: this piece and every later one up to the value's end (a newline, or close),
+    // so that its tail is never applied as a value of its own.
     free(h->pending);
     h->pending = NULL;
     h->pending_len = 0;
     h->written += size;
+    h->refused = !(size > 0 && buf[size - 1] == '\n');
     later_err(req, EINVAL);
   } else {
     char *grown = realloc(h->pending, h->pending_len + size + 1);
@@ -812,7 +816,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   mount_t *m = mount_of(req);
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&m->lock);
-  if (h->pending_len > 0) apply_write(m, req, h, 0, 1);
+  if (h->refused) {
+    h->refused = 0;
+    later_err(req, EINVAL);               /* close() reports the refused value */
+  } else if (h->pending_len > 0) apply_write(m, req, h, 0, 1);
   else later_err(req, 0);
   pthread_mutex_unlock(&m->lock);
   send_later();
