@@ -53,12 +53,27 @@ describe('architecture', () => {
     expect(cycles).to.deep.equal([]);
   });
 
-  it('the decorators load nothing of the mount layer (src/fuse, the snapshot writer, the Procstat class)', () => {
+  it('the decorators load nothing of the mount layer (src/mount, src/fuse, the snapshot writer, the Procstat class)', () => {
     const graph = moduleGraph();
     const decorators = [...graph.keys()].filter((file) => file.startsWith('decorators/'));
     expect(decorators).to.include.members(['decorators/stat-dir.js', 'decorators/fields.js']);
     const loaded = [...reachable(graph, decorators)];
-    expect(loaded.filter((file) => file.startsWith('fuse/') || file.startsWith('snapshot/') || file === 'procstat.js')).to.deep.equal([]);
+    const mountLayer = ['fuse/', 'mount/', 'snapshot/'];
+    expect(loaded.filter((file) => mountLayer.some((dir) => file.startsWith(dir)) || file === 'procstat.js')).to.deep.equal([]);
+  });
+
+  it('no source file is over 300 lines', () => {
+    const sources = path.join(__dirname, '..', '..', 'src');
+    const long: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (full.endsWith('.ts') && readFileSync(full, 'utf8').split('\n').length > 301) long.push(path.relative(sources, full));
+      }
+    };
+    walk(sources);
+    expect(long).to.deep.equal([]);
   });
 
   it('@StatDir({ context: ctx }): instances appear in ctx\'s mount, not in the global context', async () => {

@@ -3,32 +3,24 @@ import { expect } from 'chai';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Procstat } from '../src';
-import { mountTemp } from './helpers/mounts';
+import { mountedWithLimit } from './helpers/mounts';
 import { defaultPathEnv, serve } from './helpers/serve';
 import { sh } from './helpers/shell';
 
 const CLI = `${process.execPath} ${path.join(__dirname, '..', 'src', 'cli.js')}`;
 
 describe('procstat command', () => {
-  let ctx: Procstat;
-  let mnt: string;
   let requests: number;
-  let limit: number;
   let ticker: NodeJS.Timeout;
-
-  beforeEach(async () => {
-    ctx = new Procstat();
+  const t = mountedWithLimit((ctx) => {
     requests = 0;
-    limit = 5;
     const dir = ctx.createDirectory(null, 'svc');
     ctx.createValue(dir, 'requests', () => requests);
     ctx.createValue(dir, 'name', () => 'web');
     ctx.createValue(dir, 'big', () => `x${'é'.repeat(1000)}`); // 2001 bytes
-    ctx.createParameter(null, 'limit', { get: () => limit, set: (v: number) => { limit = v; }, max: 100 });
-    mnt = await mountTemp(ctx);
-    ticker = setInterval(() => { requests += 10; }, 20);
-  });
+  }, 100);
+
+  beforeEach(() => { ticker = setInterval(() => { requests += 10; }, 20); });
 
   afterEach(() => clearInterval(ticker));
 
@@ -40,7 +32,7 @@ describe('procstat command', () => {
       const out = (await sh(`${CLI} ls`)).stdout;
       expect(out.split('\n')[0]).to.match(/^PID\s+APP\s+PATH$/);
       expect(out).to.match(new RegExp(`^${served.child.pid}\\s+serve\\s+${mountpoint}$`, 'm'));
-      expect(out).to.include(mnt);
+      expect(out).to.include(t.mnt);
     } finally {
       served.child.kill('SIGKILL');
       await served.exited;
@@ -48,17 +40,17 @@ describe('procstat command', () => {
   });
 
   it('dump prints path:value lines, a value cut at 1024 bytes (on a character boundary) with …', async () => {
-    const out = (await sh(`${CLI} dump ${mnt}/svc`)).stdout;
-    expect(out).to.match(new RegExp(`^${mnt}/svc/requests:\\d+$`, 'm'));
-    expect(out).to.include(`${mnt}/svc/name:web\n`);
-    expect(out).to.include(`${mnt}/svc/big:x${'é'.repeat(511)}…\n`); // 1 + 511 × 2 bytes; half an é dropped
+    const out = (await sh(`${CLI} dump ${t.mnt}/svc`)).stdout;
+    expect(out).to.match(new RegExp(`^${t.mnt}/svc/requests:\\d+$`, 'm'));
+    expect(out).to.include(`${t.mnt}/svc/name:web\n`);
+    expect(out).to.include(`${t.mnt}/svc/big:x${'é'.repeat(511)}…\n`); // 1 + 511 × 2 bytes; half an é dropped
   });
 
   it('dump without a path reads the caller\'s own mounts only', async function () {
     this.timeout(120_000); // it reads every mount of this user, other test runs' included
     const mine = await sh(`${CLI} dump`);
-    expect(mine.stdout).to.include(`${mnt}/svc/name:web\n`);
-    expect(mine.stdout).to.include(`${mnt}/limit:5\n`);
+    expect(mine.stdout).to.include(`${t.mnt}/svc/name:web\n`);
+    expect(mine.stdout).to.include(`${t.mnt}/limit:5\n`);
     // As another user (nobody), the same mount is in the mount table (ls) but not theirs to dump.
     // The command, copied where nobody can read it (a clone may sit in a directory only root can enter).
     const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'procstat-cli-'));
@@ -66,7 +58,7 @@ describe('procstat command', () => {
     await fs.chmod(copy, 0o755);
     const theirCli = `${process.execPath} ${path.join(copy, 'cli.js')}`;
     const asNobody = (command: string) => sh(`setpriv --reuid=65534 --regid=65534 --clear-groups ${command}`);
-    expect((await asNobody(`${theirCli} ls`)).stdout).to.include(mnt);
+    expect((await asNobody(`${theirCli} ls`)).stdout).to.include(t.mnt);
     const theirs = await asNobody(`${theirCli} dump`);
     await fs.rm(copy, { recursive: true, force: true });
     expect(theirs.code).to.equal(1);
@@ -76,20 +68,20 @@ describe('procstat command', () => {
   });
 
   it('set writes a parameter, and says plainly when the value is refused', async () => {
-    expect((await sh(`${CLI} set ${mnt}/limit 42`)).code).to.equal(0);
-    expect(limit).to.equal(42);
-    const bad = await sh(`${CLI} set ${mnt}/limit 500`);
+    expect((await sh(`${CLI} set ${t.mnt}/limit 42`)).code).to.equal(0);
+    expect(t.limit).to.equal(42);
+    const bad = await sh(`${CLI} set ${t.mnt}/limit 500`);
     expect(bad.code).to.equal(1);
-    expect(bad.stderr).to.equal(`procstat: ${mnt}/limit: refused the value "500" (EINVAL: it does not parse, is out of range or fails validation)\n`);
-    expect(limit).to.equal(42);
+    expect(bad.stderr).to.equal(`procstat: ${t.mnt}/limit: refused the value "500" (EINVAL: it does not parse, is out of range or fails validation)\n`);
+    expect(t.limit).to.equal(42);
   });
 
   it('set says what is wrong with the file: missing, read-only, a directory, not in a mount', async () => {
-    const outside = path.join(path.dirname(mnt), `plain-${process.pid}`);
+    const outside = path.join(path.dirname(t.mnt), `plain-${process.pid}`);
     const cases: Array<[string, string]> = [
-      [`${mnt}/svc/nope`, `${mnt}/svc/nope: no such file (ENOENT)`],
-      [`${mnt}/svc/requests`, `${mnt}/svc/requests: read-only (EACCES): a value, not a parameter; nothing written`],
-      [`${mnt}/svc`, `${mnt}/svc: is a directory, not a parameter file`],
+      [`${t.mnt}/svc/nope`, `${t.mnt}/svc/nope: no such file (ENOENT)`],
+      [`${t.mnt}/svc/requests`, `${t.mnt}/svc/requests: read-only (EACCES): a value, not a parameter; nothing written`],
+      [`${t.mnt}/svc`, `${t.mnt}/svc: is a directory, not a parameter file`],
       [outside, `${outside}: not in a procstat mount (procstat ls lists them); nothing written`],
     ];
     await sh(`echo 1 > ${outside}`);
@@ -103,19 +95,19 @@ describe('procstat command', () => {
 
   it('refuses a bad command line with a clear message and exit code 2', async () => {
     const cases: Array<[string, string]> = [
-      [`watch ${mnt} -n abc`, '-n abc: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
-      [`watch ${mnt} -n 0`, '-n 0: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
-      [`watch ${mnt} -n`, '-n needs a value'],
-      [`watch ${mnt} --count 0`, '--count 0: the count must be a whole number of tables, 1 or more'],
-      [`watch ${mnt} --count two`, '--count two: the count must be a whole number of tables, 1 or more'],
-      [`watch ${mnt} --interval 1`, 'unknown option --interval for watch'],
-      [`watch ${mnt} ${mnt}`, `watch takes one path, got ${mnt} and ${mnt}`],
-      [`dump -a ${mnt}`, 'unknown option -a for dump'],
-      [`dump ${mnt} ${mnt}`, 'dump takes at most 1 argument, got 2'],
+      [`watch ${t.mnt} -n abc`, '-n abc: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
+      [`watch ${t.mnt} -n 0`, '-n 0: the interval must be a number of seconds greater than 0, e.g. -n 0.5'],
+      [`watch ${t.mnt} -n`, '-n needs a value'],
+      [`watch ${t.mnt} --count 0`, '--count 0: the count must be a whole number of tables, 1 or more'],
+      [`watch ${t.mnt} --count two`, '--count two: the count must be a whole number of tables, 1 or more'],
+      [`watch ${t.mnt} --interval 1`, 'unknown option --interval for watch'],
+      [`watch ${t.mnt} ${t.mnt}`, `watch takes one path, got ${t.mnt} and ${t.mnt}`],
+      [`dump -a ${t.mnt}`, 'unknown option -a for dump'],
+      [`dump ${t.mnt} ${t.mnt}`, 'dump takes at most 1 argument, got 2'],
       ['ls -a', 'unknown option -a for ls'],
-      [`ls -l ${mnt} ${mnt}`, 'ls -l takes at most 1 argument, got 2'],
-      [`dump --describe ${mnt} ${mnt}`, 'dump takes at most 1 argument, got 2'],
-      [`set ${mnt}/limit`, 'set takes 2 arguments, got 1'],
+      [`ls -l ${t.mnt} ${t.mnt}`, 'ls -l takes at most 1 argument, got 2'],
+      [`dump --describe ${t.mnt} ${t.mnt}`, 'dump takes at most 1 argument, got 2'],
+      [`set ${t.mnt}/limit`, 'set takes 2 arguments, got 1'],
       ['frob', 'unknown command frob'],
       ['', 'a command is needed'],
     ];
@@ -138,7 +130,7 @@ describe('procstat command', () => {
   });
 
   it('watch shows values with per-second rates (plain output)', async () => {
-    const out = (await sh(`${CLI} watch ${mnt}/svc -n 0.5 --count 2`)).stdout;
+    const out = (await sh(`${CLI} watch ${t.mnt}/svc -n 0.5 --count 2`)).stdout;
     expect(out.match(/^procstat watch .* every 0.5s$/gm), '--count 2: two tables').to.have.length(2);
     const lastTable = out.slice(out.lastIndexOf('procstat watch'));
     expect(lastTable).to.match(/^FILE\s+VALUE\s+RATE$/m);
@@ -151,7 +143,7 @@ describe('procstat command', () => {
   it('watch redraws in a real terminal (tmux)', async function () {
     this.timeout(20_000);
     const session = `procstat-spec-${process.pid}`;
-    await sh(`tmux new-session -d -s ${session} -x 120 -y 30 "${CLI} watch ${mnt}/svc -n 0.3"`);
+    await sh(`tmux new-session -d -s ${session} -x 120 -y 30 "${CLI} watch ${t.mnt}/svc -n 0.3"`);
     try {
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const screen = (await sh(`tmux capture-pane -p -t ${session}`)).stdout;

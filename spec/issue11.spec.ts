@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { Counter, Gauge, Procstat, ProcstatError, procstat, Stat, StatDir } from '../src';
-import { ClassDir, InstanceDir } from '../src/runtime/instances';
+import { ClassDir } from '../src/runtime/class-dir';
+import { InstanceDir } from '../src/runtime/instance-dir';
 import { DirNode, FileNode } from '../src/runtime/nodes';
 import { sanitizeName } from '../src/runtime/names';
 import { SnapshotWriter } from '../src/snapshot/snapshot-writer';
@@ -56,7 +57,7 @@ class Peer {
  */
 function shownObjects(ctx: Procstat): Set<object> {
   const shown = new Set<object>();
-  const stack: Array<{ dir: DirNode; above: object[] }> = [{ dir: ctx.root, above: [] }];
+  const stack: Array<{ dir: DirNode; above: object[] }> = [{ dir: ctx.tree.root, above: [] }];
   for (let visits = 0; stack.length > 0; visits++) {
     expect(visits, 'the tree ends').to.be.below(20_000);
     const { dir, above } = stack.pop()!;
@@ -76,14 +77,14 @@ function shownObjects(ctx: Procstat): Set<object> {
 
 /** The objects a class directory lists at its top level, in listing order. */
 function listed(ctx: Procstat, className: string): object[] {
-  const dir = ctx.root.child(className);
+  const dir = ctx.tree.root.child(className);
   if (!(dir instanceof ClassDir)) return [];
   return dir.names().map((key) => (dir.child(key) as InstanceDir).ref.deref()!);
 }
 
 /** The key under which a class directory lists `obj`. */
 function keyIn(ctx: Procstat, className: string, obj: object): string {
-  const dir = ctx.root.child(className) as ClassDir;
+  const dir = ctx.tree.root.child(className) as ClassDir;
   const key = dir.names().find((name) => (dir.child(name) as InstanceDir).ref.deref() === obj);
   expect(key, `${className} lists the object`).to.be.a('string');
   return key!;
@@ -113,7 +114,7 @@ describe('issue 11', () => {
       const svc = ctx.createDirectory(null, 'svc');
       ctx.createValue(svc, 'ticks', () => 7);
       ctx.createValue(null, 'pid', () => process.pid);
-      const writer = await SnapshotWriter.start(ctx, dir, 20);
+      const writer = await SnapshotWriter.start(ctx.view, dir, 20);
       expect(await fs.readFile(path.join(dir, 'svc', 'ticks'), 'utf8')).to.equal('7\n');
       // A file of the user's inside a directory the writer made stays too.
       await fs.writeFile(path.join(dir, 'svc', 'notes.txt'), 'also mine\n');
@@ -127,7 +128,7 @@ describe('issue 11', () => {
       const dir = path.join(tempPath('snap-new'), 'a', 'b');
       const ctx = new Procstat();
       ctx.createValue(ctx.createDirectory(null, 'svc'), 'v', () => 1);
-      const writer = await SnapshotWriter.start(ctx, dir, 20);
+      const writer = await SnapshotWriter.start(ctx.view, dir, 20);
       expect(await filesBelow(dir)).to.deep.equal(['svc/v']);
       await writer.unmount();
       expect(existsSync(path.dirname(path.dirname(dir))), 'every directory it made is gone').to.equal(false);
@@ -140,7 +141,7 @@ describe('issue 11', () => {
       const { ctx, errors } = recording();
       ctx.createValue(null, 'pid', () => process.pid);
       ctx.createValue(null, 'other', () => 2);
-      const writer = await SnapshotWriter.start(ctx, dir, 20);
+      const writer = await SnapshotWriter.start(ctx.view, dir, 20);
       await sleep(60);
       await writer.unmount();
       expect(await fs.readFile(path.join(dir, 'pid'), 'utf8')).to.equal('not yours\n');
@@ -175,7 +176,7 @@ describe('issue 11', () => {
       const { ctx, errors } = recording();
       let broken = false;
       ctx.createValue(null, 'flaky', () => { if (broken) throw new Error('boom'); return 41; });
-      const writer = await SnapshotWriter.start(ctx, dir, 20);
+      const writer = await SnapshotWriter.start(ctx.view, dir, 20);
       try {
         expect(await fs.readFile(path.join(dir, 'flaky'), 'utf8')).to.equal('41\n');
         broken = true;
@@ -207,7 +208,7 @@ describe('issue 11', () => {
       expect(errors.map((e) => (e as ProcstatError).code)).to.deep.equal(['EEXIST', 'EEXIST']);
       // The same field of two instances is one name with two label sets, not a collision.
       const servers = [new Issue11Server(80), new Issue11Server(81)];
-      for (const server of servers) ctx.register(server);
+      for (const server of servers) ctx.registry.register(server);
       // (procstat_classes_* is the class census, issue 14.)
       expect(samples(ctx.metrics()).filter((name) => !name.startsWith('procstat_classes_')))
         .to.deep.equal(['a_b', 'issue11_srv_requests_total{issue11_srv="80"}', 'issue11_srv_requests_total{issue11_srv="81"}']);
@@ -286,7 +287,7 @@ describe('issue 11', () => {
     it('issue 11 item 7: \'hex\' prints %lx (ff), \'address\' prints 0x%lx (0xff)', () => {
       const ctx = new Procstat();
       const file = (name: string, value: unknown, format: 'hex' | 'address') =>
-        ctx.readFile(ctx.createValue(null, name, () => value, { format }));
+        ctx.reader.readFile(ctx.createValue(null, name, () => value, { format }));
       expect(file('h255', 255, 'hex')).to.equal('ff\n');
       expect(file('h0', 0, 'hex')).to.equal('0\n');
       expect(file('hbig', 0x7f001234n, 'hex')).to.equal('7f001234\n');
@@ -304,10 +305,10 @@ describe('issue 11', () => {
       const address = ctx.createValue(null, 'address', () => value, { format: 'address' });
       fc.assert(fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }), (v) => {
         value = v;
-        const text = ctx.readFile(hex);
+        const text = ctx.reader.readFile(hex);
         expect(text).to.match(/^[0-9a-f]+\n$/);
         expect(BigInt(`0x${text.trim()}`)).to.equal(BigInt.asUintN(64, v));
-        expect(ctx.readFile(address)).to.equal(`0x${text}`);
+        expect(ctx.reader.readFile(address)).to.equal(`0x${text}`);
       }));
     });
   });
@@ -324,8 +325,8 @@ describe('issue 11', () => {
 
     it('issue 11 item 8: the aggregator reports a throwing getter once through \'error\' and shows the rest', () => {
       const { ctx, errors, aggregator } = broken();
-      const first = ctx.readFile(aggregator);
-      const second = ctx.readFile(aggregator);
+      const first = ctx.reader.readFile(aggregator);
+      const second = ctx.reader.readFile(aggregator);
       expect(errors).to.have.length(1);
       expect([first, second]).to.deep.equal(['svc/good:ff\n', 'svc/good:ff\n']);
       expect(errors[0].message).to.include('svc/bad').and.include('boom');
@@ -341,12 +342,12 @@ describe('issue 11', () => {
 
     it('issue 11 item 8: a file read by every view is reported once in all', async () => {
       const { ctx, errors, bad, aggregator } = broken();
-      ctx.readFile(aggregator);
+      ctx.reader.readFile(aggregator);
       expect(errors, 'the aggregator, read first, reports it').to.have.length(1);
       ctx.metrics();
-      expect(() => ctx.readFile(bad)).to.throw(ProcstatError, /boom/);
+      expect(() => ctx.reader.readFile(bad)).to.throw(ProcstatError, /boom/);
       const dir = tempPath('snap-views');
-      const writer = await SnapshotWriter.start(ctx, dir, 20);
+      const writer = await SnapshotWriter.start(ctx.view, dir, 20);
       await sleep(60);
       const aggregated = await fs.readFile(path.join(dir, 'all'), 'utf8');
       const good = await fs.readFile(path.join(dir, 'svc', 'good'), 'utf8');
@@ -521,7 +522,7 @@ describe('issue 11', () => {
         }
         expect(await shOk(`cat ${dir}/done`)).to.equal('1\n');
         const file = procstat.lookup(null, `issue11-async/${key}/pending`) as FileNode;
-        expect(() => procstat.readFile(file)).to.throw(ProcstatError, /Promise/).with.property('code', 'EIO');
+        expect(() => procstat.reader.readFile(file)).to.throw(ProcstatError, /Promise/).with.property('code', 'EIO');
         expect(procstat.metrics()).to.include(`issue11_async_done_total{issue11_async="${key}"} 1`).and.not.include('pending');
         await sleep(50);
         expect(errors.map((e) => e.message).sort()).to.deep.equal([

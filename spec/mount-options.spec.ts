@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ProcstatError } from '../src';
-import { MAX_TIMER_MS, validateMountOptions } from '../src/runtime/mount-options';
+import { MAX_TIMER_MS, validateMountOptions } from '../src/mount/options';
 
 function refusal(options: unknown): ProcstatError {
   try {

@@ -63,7 +63,7 @@ describe('Prometheus view', () => {
     const route = new RouteHits(); // its key, read when the constructor finishes, is '' → '_'
     made.push(route);
     const ctx = new Procstat();
-    ctx.register(route);
+    ctx.registry.register(route);
     const text = ctx.metrics();
     expect(text).to.include('route_hits_hits_total{route_hits="_"} 7\n');
     const result = await promtool(text);

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { Counter, Procstat, procstat, ProcstatError, StatDir } from '../src';
 import { isValidName } from '../src/runtime/names';
 import { parseValue } from '../src/runtime/parse';
-import { leftoverMounts, mountTemp, tempPath } from './helpers/mounts';
+import { leftoverMounts, mountedWithLimit, mountTemp, tempPath } from './helpers/mounts';
 import { defaultPathEnv, serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
@@ -35,18 +35,10 @@ describe('reliability: signals', () => {
 });
 
 describe('reliability: fuzzed input', () => {
-  let ctx: Procstat;
-  let mnt: string;
-  let limit: number;
   let label: string;
-
-  beforeEach(async () => {
-    ctx = new Procstat();
-    limit = 5;
+  const t = mountedWithLimit((ctx) => {
     label = 'start';
-    ctx.createParameter(null, 'limit', { get: () => limit, set: (v: number) => { limit = v; } });
     ctx.createParameter(null, 'label', { get: () => label, set: (v: string) => { label = v; } });
-    mnt = await mountTemp(ctx);
   });
 
   function expected(bytes: Uint8Array, type: 'int' | 'string', old: unknown): { ok: boolean; value: unknown } {
@@ -68,10 +60,10 @@ describe('reliability: fuzzed input', () => {
     );
     await fc.assert(fc.asyncProperty(bytes, fc.constantFrom('limit', 'label'), async (data, file) => {
       const type = file === 'limit' ? 'int' : 'string';
-      const old = file === 'limit' ? limit : label;
+      const old = file === 'limit' ? t.limit : label;
       const want = expected(data, type, old);
-      const error = await fs.writeFile(`${mnt}/${file}`, data).then(() => undefined, (err) => err);
-      const now = file === 'limit' ? limit : label;
+      const error = await fs.writeFile(`${t.mnt}/${file}`, data).then(() => undefined, (err) => err);
+      const now = file === 'limit' ? t.limit : label;
       if (data.length === 0) return now === old && error === undefined; // nothing reaches procstat
       if (want.ok) return error === undefined && now === want.value;
       return error?.code === 'EINVAL' && now === old;
@@ -79,40 +71,40 @@ describe('reliability: fuzzed input', () => {
   });
 
   it('a write at an odd offset is EINVAL; consecutive pieces make one value, applied whole at close; concurrent writers each win whole', async () => {
-    const handle = await fs.open(`${mnt}/limit`, 'r+');
+    const handle = await fs.open(`${t.mnt}/limit`, 'r+');
     try {
       expect(await handle.write('7', 3).catch((err) => err.code)).to.equal('EINVAL');
-      expect(limit).to.equal(5);
+      expect(t.limit).to.equal(5);
     } finally {
       await handle.close();
     }
-    const pieces = await fs.open(`${mnt}/limit`, 'w');
+    const pieces = await fs.open(`${t.mnt}/limit`, 'w');
     try {
       await pieces.write('1', 0);
       await pieces.write('2', 1);
-      expect(limit, 'no prefix is applied').to.equal(5);
+      expect(t.limit, 'no prefix is applied').to.equal(5);
     } finally {
       await pieces.close();
     }
-    expect(limit).to.equal(12);
+    expect(t.limit).to.equal(12);
     const values = Array.from({ length: 20 }, (_, i) => 100 + i);
-    const results = await Promise.all(values.map((v) => fs.writeFile(`${mnt}/limit`, `${v}\n`).then(() => 'ok', (err) => err.code)));
+    const results = await Promise.all(values.map((v) => fs.writeFile(`${t.mnt}/limit`, `${v}\n`).then(() => 'ok', (err) => err.code)));
     expect(results.every((r) => r === 'ok')).to.equal(true);
-    expect(values).to.include(limit);
+    expect(values).to.include(t.limit);
   });
 
   it('random names are rejected with EINVAL or shown exactly, never outside the mount', async () => {
     const names = new Set<string>();
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('..', '.', '../x', 'a/../../b', '/etc', 'ok-name')), (name) => {
       try {
-        ctx.createValue(null, name, () => 1);
+        t.ctx.createValue(null, name, () => 1);
       } catch (err) {
         return err instanceof ProcstatError && (err.code === 'EINVAL' || (err.code === 'EEXIST' && names.has(name)));
       }
       names.add(name);
       return isValidName(name);
     }), { numRuns: 300 });
-    const listed = (await fs.readdir(mnt)).filter((n) => !['limit', 'label', 'procstat'].includes(n));
+    const listed = (await fs.readdir(t.mnt)).filter((n) => !['limit', 'label', 'procstat'].includes(n));
     expect(listed.sort()).to.deep.equal([...names].sort());
   });
 

@@ -84,6 +84,6 @@ describe('runtime (no FUSE)', () => {
     const dir = ctx.createDirectory(null, 'd');
     ctx.createValue(dir, 'a', () => 1);
     ctx.createValue(ctx.createDirectory(dir, 'sub'), 'b', () => 'x');
-    expect(aggregate(ctx.root, ctx)).to.equal('d/a:1\nd/sub/b:x\n');
+    expect(aggregate(ctx.tree.root, ctx.reader)).to.equal('d/a:1\nd/sub/b:x\n');
   });
 });

@@ -3,8 +3,7 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
-import { Procstat } from '../src';
-import { mountTemp, tempPath, unmountedSoon } from './helpers/mounts';
+import { mountedWithLimit, tempPath, unmountedSoon } from './helpers/mounts';
 import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
@@ -34,31 +33,23 @@ function durations(out: string): number[] {
 }
 
 describe('serving while the main thread is blocked', () => {
-  let ctx: Procstat;
-  let mnt: string;
   let requests: number;
-  let limit: number;
-
-  beforeEach(async () => {
-    ctx = new Procstat();
+  const t = mountedWithLimit((ctx) => {
     requests = 7;
-    limit = 5;
     const http = ctx.createDirectory(null, 'http');
     ctx.createValue(http, 'requests', () => requests);
     ctx.createValue(http, 'never-read', () => 1);
-    ctx.createParameter(null, 'limit', { get: () => limit, set: (v: number) => { limit = v; } });
-    mnt = await mountTemp(ctx);
   });
 
   it('ls, stat and cat answer in well under a second with the last known values; blocked_ms > 0', async () => {
-    expect(await shOk(`cat ${mnt}/http/requests`)).to.equal('7\n');
+    expect(await shOk(`cat ${t.mnt}/http/requests`)).to.equal('7\n');
     requests = 8; // not read again before the block: the stale value stays 7
     const out = await whileBlocked(2000, `
-      t ls ${mnt}/http
-      t stat -c %a ${mnt}/http/requests
-      t cat ${mnt}/http/requests
-      t cat ${mnt}/procstat/event_loop_blocked_ms
-      t cat ${mnt}/procstat/stale_reads`);
+      t ls ${t.mnt}/http
+      t stat -c %a ${t.mnt}/http/requests
+      t cat ${t.mnt}/http/requests
+      t cat ${t.mnt}/procstat/event_loop_blocked_ms
+      t cat ${t.mnt}/procstat/stale_reads`);
     expect(out.split('\n').slice(0, 2)).to.deep.equal(['never-read', 'requests']);
     // The outputs of stat, cat requests, cat event_loop_blocked_ms and cat stale_reads, in order.
     const numbers = out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
@@ -66,28 +57,28 @@ describe('serving while the main thread is blocked', () => {
     expect(numbers[2], 'event_loop_blocked_ms').to.be.above(100);
     expect(numbers[3], 'stale_reads').to.be.at.least(1);
     for (const took of durations(out)) expect(took).to.be.below(1000);
-    expect(await shOk(`cat ${mnt}/http/requests ${mnt}/procstat/event_loop_blocked_ms`)).to.equal('8\n0\n');
+    expect(await shOk(`cat ${t.mnt}/http/requests ${t.mnt}/procstat/event_loop_blocked_ms`)).to.equal('8\n0\n');
   });
 
   it('a value never read before is EAGAIN; a parameter write is EAGAIN and changes nothing', async () => {
     const out = await whileBlocked(1000, `
-      t cat ${mnt}/http/never-read
-      t bash -c 'echo 9 > ${mnt}/limit'`);
+      t cat ${t.mnt}/http/never-read
+      t bash -c 'echo 9 > ${t.mnt}/limit'`);
     expect(out.match(/Resource temporarily unavailable/g)).to.have.length(2);
     for (const took of durations(out)) expect(took).to.be.below(1000);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(limit).to.equal(5);
-    expect(await shOk(`cat ${mnt}/limit ${mnt}/http/never-read`)).to.equal('5\n1\n');
+    expect(t.limit).to.equal(5);
+    expect(await shOk(`cat ${t.mnt}/limit ${t.mnt}/http/never-read`)).to.equal('5\n1\n');
   });
 
   it('the process reads its own mount synchronously without hanging', async () => {
-    expect(await shOk(`cat ${mnt}/http/requests`)).to.equal('7\n');
+    expect(await shOk(`cat ${t.mnt}/http/requests`)).to.equal('7\n');
     const start = Date.now();
-    expect(readdirSync(`${mnt}/http`).sort()).to.deep.equal(['never-read', 'requests']);
-    expect(readFileSync(`${mnt}/http/requests`, 'utf8')).to.equal('7\n');
+    expect(readdirSync(`${t.mnt}/http`).sort()).to.deep.equal(['never-read', 'requests']);
+    expect(readFileSync(`${t.mnt}/http/requests`, 'utf8')).to.equal('7\n');
     let error: NodeJS.ErrnoException | undefined;
     try {
-      readFileSync(`${mnt}/http/never-read`);
+      readFileSync(`${t.mnt}/http/never-read`);
     } catch (err) {
       error = err as NodeJS.ErrnoException;
     }

@@ -96,11 +96,8 @@ async function values(root: string, cap: number): Promise<Array<[string, string]
   return out;
 }
 
-interface Description {
-  kind?: string;
-  help?: string;
-  unit?: string;
-}
+/** A file's user.procstat.kind, .help and .unit. */
+type Description = { kind?: string; help?: string; unit?: string };
 
 /**
  * A file's user.procstat.* attributes, read through procstat's addon (Node has no getxattr). Loaded
@@ -131,9 +128,11 @@ function roots(arg: string | undefined): string[] {
  * The directories to read: the given path, else every procstat mount of this user. A mount that
  * cannot be read (gone since the mount table was read, stale) is reported and skipped.
  */
-async function valuesOf(arg: string | undefined, cap: number): Promise<Array<{ root: string; values: Array<[string, string]> }>> {
+type Values = { root: string; values: Array<[string, string]> };
+
+async function valuesOf(arg: string | undefined, cap: number): Promise<Values[]> {
   if (arg) return [{ root: path.resolve(arg), values: await values(path.resolve(arg), cap) }];
-  const out: Array<{ root: string; values: Array<[string, string]> }> = [];
+  const out: Values[] = [];
   for (const root of roots(arg)) {
     try {
       out.push({ root, values: await values(root, cap) });
@@ -144,10 +143,14 @@ async function valuesOf(arg: string | undefined, cap: number): Promise<Array<{ r
   return out;
 }
 
+/** Rows as lines of columns, each padded to its widest cell (the last one is not padded). */
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd());
+}
+
 function ls(): void {
-  const rows = [['PID', 'APP', 'PATH'], ...mounts().map((m) => [m.pid, m.app, m.path])];
-  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const row of rows) console.log(`${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2]}`);
+  for (const line of table([['PID', 'APP', 'PATH'], ...mounts().map((m) => [m.pid, m.app, m.path])])) console.log(line);
 }
 
 /** `kind unit: help`, the parts a file has. */
@@ -164,8 +167,7 @@ async function listFiles(arg: string | undefined): Promise<void> {
       rows.push([kind ?? '-', unit ?? '-', file, help ?? '']);
     }
   }
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const row of rows) console.log(`${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2].padEnd(widths[2])}  ${row[3]}`.trimEnd());
+  for (const line of table(rows)) console.log(line);
 }
 
 async function dump(arg: string | undefined, described: boolean): Promise<void> {
@@ -182,7 +184,7 @@ async function watch(arg: string | undefined, seconds: number, count: number | u
   let previous = new Map<string, { value: number; at: number }>();
   for (let round = 0; count === undefined || round < count; round++) {
     const at = Date.now();
-    const rows: string[][] = [];
+    const rows: string[][] = [['FILE', 'VALUE', 'RATE']];
     const next = new Map<string, { value: number; at: number }>();
     for (const { root, values: list } of await valuesOf(arg, VALUE_CAP)) {
       for (const [file, value] of list) {
@@ -198,18 +200,10 @@ async function watch(arg: string | undefined, seconds: number, count: number | u
       }
     }
     previous = next;
-    const widths = [0, 1].map((i) => Math.max(4, ...rows.map((r) => r[i].length)));
-    const lines = [`procstat watch ${arg ?? '(your mounts)'} every ${seconds}s`, '',
-      `${'FILE'.padEnd(widths[0])}  ${'VALUE'.padEnd(widths[1])}  RATE`,
-      ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`)];
+    const lines = [`procstat watch ${arg ?? '(your mounts)'} every ${seconds}s`, '', ...table(rows)];
     process.stdout.write(`${process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
     if (count === undefined || round + 1 < count) await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
-}
-
-/** The path of the procstat mount that holds `file`, if any. */
-function mountOf(file: string): string | undefined {
-  return mounts().map((m) => m.path).find((mountpoint) => file.startsWith(`${mountpoint}/`));
 }
 
 async function set(file: string, value: string): Promise<void> {
@@ -217,7 +211,8 @@ async function set(file: string, value: string): Promise<void> {
     throw new Error(`${file}: ${err.code === 'ENOENT' ? 'no such file (ENOENT)' : err.message}`);
   });
   if (stat.isDirectory()) throw new Error(`${file}: is a directory, not a parameter file`);
-  if (!mountOf(await fs.realpath(file))) throw new Error(`${file}: not in a procstat mount (procstat ls lists them); nothing written`);
+  const real = await fs.realpath(file);
+  if (!mounts().some((m) => real.startsWith(`${m.path}/`))) throw new Error(`${file}: not in a procstat mount (procstat ls lists them); nothing written`);
   if ((stat.mode & 0o222) === 0) throw new Error(`${file}: read-only (EACCES): a value, not a parameter; nothing written`);
   try {
     await fs.writeFile(file, `${value}\n`);
@@ -289,8 +284,7 @@ async function main(argv: string[]): Promise<void> {
       return set(file, value);
     }
     case 'help': case '-h': case '--help':
-      console.log(USAGE);
-      return;
+      return console.log(USAGE);
     case undefined:
       throw new UsageError('a command is needed');
     default:

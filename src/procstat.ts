@@ -1,20 +1,41 @@
-import { chooseMountpoint } from './fuse/mount-path';
-import { FuseMount, MountOptions } from './fuse/mount';
-import { ProcstatError } from './runtime/errors';
+import { EventEmitter } from 'events';
+import type { IncomingMessage, ServerResponse } from 'http';
+import { Mount, mountView } from './mount/mount';
+import { MountOptions } from './mount/options';
+import { ContextView } from './runtime/context-view';
 import { setDefaultContext } from './runtime/default-context';
-import { validateMountOptions } from './runtime/mount-options';
-import { Exposition } from './runtime/prometheus';
-import { StatsTree } from './runtime/stats-tree';
-import { SnapshotWriter } from './snapshot/snapshot-writer';
-
-const DEFAULT_SNAPSHOT_MS = 1000;
+import { ProcstatError } from './runtime/errors';
+import { Histogram } from './runtime/histogram';
+import { ParameterOptions, StartEndSource, ValueOptions } from './runtime/items';
+import { metricsHandler } from './runtime/metrics-handler';
+import { DirNode, FileNode, TreeNode } from './runtime/nodes';
+import { addProcessMetrics } from './runtime/process-metrics';
+import { collect, Exposition } from './runtime/prometheus';
+import { Reader } from './runtime/reader';
+import { Registry } from './runtime/registry';
+import { Series } from './runtime/series';
+import { StartEnd } from './runtime/start-end';
+import { Item, Parent, StatsTree } from './runtime/tree';
 
 /**
- * A procstat context: a stats tree (the imperative API) that can be mounted as a FUSE filesystem.
- * Emits 'error' (once per file) when a getter throws while being read.
+ * A procstat context: the facade over a stats tree (the imperative API), a registry of `@StatDir`
+ * instances, and at most one mount. Emits 'error' (once per file) when a getter throws while being read.
  */
-export class Procstat extends StatsTree {
-  private mounted: FuseMount | SnapshotWriter | null = null;
+export class Procstat extends EventEmitter {
+  /** Reads and writes files for every view; problems go to 'error' (a warning while nothing listens). */
+  /** @internal */
+  readonly reader = new Reader((error) => {
+    // An 'error' event without a listener would throw and crash the service; warn instead.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, 'ProcstatWarning');
+  });
+  /** @internal */
+  readonly tree: StatsTree = new StatsTree(this.reader, () => this.registry.updateNesting());
+  /** @internal */
+  readonly registry = new Registry(this.tree.root);
+  /** @internal */
+  readonly view: ContextView = { root: this.tree.root, reader: this.reader, updateNesting: () => this.registry.updateNesting() };
+  private mounted: Mount | null = null;
 
   /** The path of the current mount, or undefined when not mounted. */
   get mountpoint(): string | undefined {
@@ -31,25 +52,7 @@ export class Procstat extends StatsTree {
     if (this.mounted) {
       throw new ProcstatError('EBUSY', `this context is already mounted at ${this.mounted.mountpoint}; unmount() it first`);
     }
-    validateMountOptions(options);
-    const mountpoint = await chooseMountpoint(path);
-    try {
-      this.mounted = await FuseMount.mount(this, mountpoint, options);
-    } catch (err) {
-      const unavailable = err instanceof ProcstatError && err.code === 'ENODEV';
-      if (!unavailable || options.fallback !== 'snapshot') throw err;
-      const interval = options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_MS;
-      process.emitWarning(`procstat: ${(err as Error).message}. Writing snapshots of the stats to ${mountpoint} every ` +
-        `${interval} ms instead (parameters cannot be set there)`, 'ProcstatWarning');
-      this.mounted = await SnapshotWriter.start(this, mountpoint, interval);
-    }
-  }
-
-  /** The tree's metric families, and while FUSE-mounted the mount's own (procstat_stall_count_total …). */
-  override collectMetrics(options: { prefix?: string } = {}): Exposition {
-    const view = super.collectMetrics(options);
-    if (this.mounted instanceof FuseMount) view.visit(this.mounted.status, ['procstat'], []);
-    return view;
+    this.mounted = await mountView(this.view, path, options);
   }
 
   /** Removes the mount; the tree stays and can be mounted again. */
@@ -57,6 +60,80 @@ export class Procstat extends StatsTree {
     const mounted = this.mounted;
     this.mounted = null;
     await mounted?.unmount();
+  }
+
+  createDirectory(parent: Parent, name: string): DirNode {
+    return this.tree.createDirectory(parent, name);
+  }
+
+  createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
+    return this.tree.createValue(parent, name, get, options);
+  }
+
+  createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
+    return this.tree.createParameter(parent, name, options);
+  }
+
+  createSeries(parent: Parent, name: string): Series {
+    return this.tree.createSeries(parent, name);
+  }
+
+  createHistogram(parent: Parent, name: string, fractions: readonly number[]): Histogram {
+    return this.tree.createHistogram(parent, name, fractions);
+  }
+
+  createStartEnd(parent: Parent, name: string, source: StartEndSource | StartEnd): DirNode {
+    return this.tree.createStartEnd(parent, name, source);
+  }
+
+  createAggregator(parent: Parent, name: string): FileNode {
+    return this.tree.createAggregator(parent, name);
+  }
+
+  /** The item at `name` below `parent`; `name` may be a path such as `outer-0/inner-3/value-6`. */
+  lookup(parent: Parent, name: string): TreeNode | undefined {
+    return this.tree.lookup(parent, name);
+  }
+
+  remove(item: Item): void {
+    this.tree.remove(item);
+  }
+
+  removeByName(parent: Parent, name: string): void {
+    this.tree.removeByName(parent, name);
+  }
+
+  /**
+   * Removes an instance's directory now, without waiting for garbage collection. (Its registry
+   * entry goes when the object is collected, or when a new instance takes its key.)
+   */
+  release(obj: object): void {
+    this.registry.release(obj);
+  }
+
+  /**
+   * Adds `process/`: uptime, CPU, memory, event-loop delay and utilisation, GC by kind, active
+   * resources by type, open file descriptors. Once per context.
+   */
+  collectDefaultMetrics(): void {
+    if (!this.tree.root.child('process')) addProcessMetrics(this.tree, this.registry);
+  }
+
+  /** The whole tree in the Prometheus text format (see prometheus.ts for the mapping). */
+  metrics(options: { prefix?: string } = {}): string {
+    return this.collectMetrics(options).text();
+  }
+
+  /** The metric families behind `metrics()`, and while FUSE-mounted the mount's own (procstat_stall_count_total …). */
+  collectMetrics(options: { prefix?: string } = {}): Exposition {
+    const families = collect(this.tree.root, { prefix: options.prefix, reader: this.reader });
+    if (this.mounted?.status) families.visit(this.mounted.status, ['procstat'], []);
+    return families;
+  }
+
+  /** A `node:http` request handler that serves `metrics()`: `http.createServer(ctx.metricsHandler())`. */
+  metricsHandler(options: { prefix?: string } = {}): (req: IncomingMessage, res: ServerResponse) => void {
+    return metricsHandler(() => this.metrics(options));
   }
 }
 

@@ -1,5 +1,5 @@
 import { Exposition } from './runtime/prometheus';
-import { StatsTree } from './runtime/stats-tree';
+import type { Procstat } from './procstat';
 
 /** The part of a prom-client `Registry` this adapter uses (prom-client is an optional peer). */
 export interface PromClientRegistry {
@@ -12,7 +12,7 @@ export interface PromClientRegistry {
  * becomes a registry metric read at scrape time. Families that appear later (new classes, fields)
  * are added on the next scrape and show from the one after.
  */
-export function registerWithPromClient(ctx: StatsTree, registry: PromClientRegistry, options: { prefix?: string } = {}): void {
+export function registerWithPromClient(ctx: Procstat, registry: PromClientRegistry, options: { prefix?: string } = {}): void {
   let snapshot: Exposition | null = null;
   // One walk of the tree per scrape: every family's get() in the same tick shares it.
   const current = (): Exposition => {

@@ -60,3 +60,27 @@ export function forceUnmountLeftovers(): string[] {
   }
   return left;
 }
+
+/** What `mountedWithLimit` gives each test: a fresh context, where it is mounted, and its `limit` parameter's value. */
+export interface LimitFixture {
+  ctx: Procstat;
+  mnt: string;
+  limit: number;
+}
+
+/**
+ * The setup of the specs that read and write through a mount: before each test, a fresh context with
+ * what `build` adds, then a `limit` parameter (5, at most `max`), mounted under the spec root (the
+ * root hook unmounts it after the test).
+ */
+export function mountedWithLimit(build: (ctx: Procstat) => void = () => undefined, max?: number): LimitFixture {
+  const fixture = {} as LimitFixture;
+  beforeEach(async () => {
+    fixture.ctx = new Procstat();
+    fixture.limit = 5;
+    build(fixture.ctx);
+    fixture.ctx.createParameter(null, 'limit', { get: () => fixture.limit, set: (v: number) => { fixture.limit = v; }, max });
+    fixture.mnt = await mountTemp(fixture.ctx);
+  });
+  return fixture;
+}

@@ -64,7 +64,6 @@ function statField(kind: FieldSpec['kind'], nameOrOptions?: string | ParameterDe
       key,
       name: options.name ?? String(key),
       kind,
-      writable: kind === 'parameter',
       type: options.type,
       typeHint: tc39 ? undefined : designType(target, key),
       min: options.min,

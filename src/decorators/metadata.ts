@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ClassSpec, defineClassSpec, FieldSpec, StatDirOptions } from '../runtime/class-spec';
+import { ClassOptions, ClassSpec, defineClassSpec, FieldSpec } from '../runtime/class-spec';
 import { ProcstatError } from '../runtime/errors';
 import { checkName } from '../runtime/names';
 import { ParameterType } from '../runtime/parse';
@@ -72,7 +72,7 @@ export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): Fie
 }
 
 /** Checks a class's decorator arguments when the class is defined; errors name the class and field. */
-export function defineSpec(cls: Function, className: string, options: StatDirOptions, fields: FieldSpec[]): ClassSpec {
+export function defineSpec(cls: Function, className: string, options: ClassOptions, fields: FieldSpec[]): ClassSpec {
   const dirName = checkName(options.name ?? className, `@StatDir on class ${className}`);
   const byName = new Map<string, FieldSpec>();
   const dataKeys: (string | symbol)[] = [];
@@ -83,7 +83,7 @@ export function defineSpec(cls: Function, className: string, options: StatDirOpt
       throw new ProcstatError('EINVAL', `${where}: the file name "${field.name}" is already used by ${className}.${String(byName.get(field.name)!.key)}; pass another name`);
     }
     const accessor = findDescriptor(cls.prototype, field.key);
-    if (field.writable && accessor?.get && !accessor.set) {
+    if (field.kind === 'parameter' && accessor?.get && !accessor.set) {
       throw new ProcstatError('EINVAL', `${where}: a getter without a setter cannot be a parameter; add a setter or use @Gauge`);
     }
     if (!accessor?.get) dataKeys.push(field.key);

@@ -1,4 +1,5 @@
-import { ClassSpec, StatDirOptions } from '../runtime/class-spec';
+import type { Procstat } from '../procstat';
+import { ClassOptions, ClassSpec } from '../runtime/class-spec';
 import { getDefaultContext } from '../runtime/default-context';
 import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
 
@@ -8,6 +9,11 @@ const wrappers = new WeakSet<Function>();
 function nearestWrapper(cls: Function): Function | undefined {
   for (let c: any = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) if (wrappers.has(c)) return c;
   return undefined;
+}
+
+export interface StatDirOptions<T = any> extends ClassOptions<T> {
+  /** The context its instances register with (`new Procstat()`); default the global `procstat`. */
+  context?: Procstat;
 }
 
 /**
@@ -32,7 +38,7 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       [className]: class extends cls {
         constructor(...args: any[]) {
           super(...args);
-          if (nearestWrapper(new.target) === Registering) (options.context ?? getDefaultContext()).register(this, spec);
+          if (nearestWrapper(new.target) === Registering) (options.context ?? getDefaultContext()).registry.register(this, spec);
         }
       },
     }[className];

@@ -5,19 +5,16 @@ import { isMainThread, Worker } from 'worker_threads';
 import { ProcstatError } from '../runtime/errors';
 import { loadAddon, MountHandle } from './addon';
 import { Publisher } from './publisher';
-import { ServedTree } from './served-tree';
+import { ContextView } from '../runtime/context-view';
 import { statusDirectory } from './status-files';
 import { DirNode } from '../runtime/nodes';
 
-export interface MountOptions {
+/** The options the FUSE mount reads. */
+export interface FuseMountOptions {
   /** Let other users read the mount (FUSE `allow_other`, with `default_permissions`; needs `user_allow_other` in /etc/fuse.conf). */
   allowOther?: boolean;
   /** How long a value read or parameter write waits for a busy main thread (ms, default 100). */
   deadlineMs?: number;
-  /** Where FUSE cannot be used, write the tree as ordinary files instead (see Procstat#mount). */
-  fallback?: 'snapshot';
-  /** How often the snapshot fallback rewrites the files (ms, default 1000). */
-  snapshotIntervalMs?: number;
   /** A blocked event loop past this is a stall: its stack is taken and it is recorded in procstat/stall/ (ms, default 1000; 0: off). */
   stallThresholdMs?: number;
 }
@@ -50,7 +47,7 @@ function watchStalls(id: number): void {
  * process dies, even by SIGKILL. `allow_other` comes with `default_permissions`, so that the kernel
  * enforces the file modes for other users. Caching, `direct_io` and timeouts are the addon's.
  */
-export function fuseOptions(options: MountOptions): string {
+export function fuseOptions(options: FuseMountOptions): string {
   const list = ['fsname=procstat', 'subtype=procstat', 'auto_unmount'];
   if (options.allowOther) list.push('allow_other', 'default_permissions');
   return list.join(',');
@@ -139,7 +136,7 @@ export class FuseMount {
     /** The addon's procstat/ figures as tree files, for the Prometheus view (not in the tree: see status-files.ts). */
     readonly status: DirNode) {}
 
-  static async mount(tree: ServedTree, mountpoint: string, options: MountOptions = {}): Promise<FuseMount> {
+  static async mount(view: ContextView, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseMount> {
     await checkFuse();
     const addon = loadAddon();
     if (options.allowOther) {
@@ -147,7 +144,7 @@ export class FuseMount {
         'values (the kernel enforces the file modes: only the owner writes parameters)', 'ProcstatWarning');
     }
     const created = await prepare(mountpoint);
-    const publisher = new Publisher(tree, addon);
+    const publisher = new Publisher(view, addon);
     let handle: MountHandle;
     const stallThresholdMs = options.stallThresholdMs ?? DEFAULT_STALL_THRESHOLD_MS;
     try {

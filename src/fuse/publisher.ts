@@ -1,7 +1,7 @@
+import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
 import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
 import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
-import { ServedTree } from './served-tree';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
 const REFRESH_MS = 100;
@@ -35,7 +35,7 @@ export class Publisher implements TreeObserver, Handlers {
   /** The addon's numbers for the descriptions told so far, by kind, help and unit. */
   private readonly descriptions = new Map<string, number>();
 
-  constructor(private readonly tree: ServedTree, private readonly addon: Addon) {
+  constructor(private readonly view: ContextView, private readonly addon: Addon) {
     this.timer = setInterval(() => this.refreshSome(), REFRESH_MS);
     this.timer.unref();
   }
@@ -43,23 +43,23 @@ export class Publisher implements TreeObserver, Handlers {
   /** Starts mirroring: the whole tree except the inside of lazy directories goes to the addon. */
   attach(handle: MountHandle): void {
     this.handle = handle;
-    this.nodes.set(ROOT_INO, this.tree.root);
-    this.publishChildren(this.tree.root);
-    this.tree.root.observer = this;
+    this.nodes.set(ROOT_INO, this.view.root);
+    this.publishChildren(this.view.root);
+    this.view.root.observer = this;
   }
 
   stop(): void {
     clearInterval(this.timer);
-    if (this.tree.root.observer === this) this.tree.root.observer = undefined;
+    if (this.view.root.observer === this) this.view.root.observer = undefined;
     this.handle = null;
     this.nodes.clear();
     this.listed.clear();
   }
 
   private ino(node: Node): number {
-    if (node === this.tree.root) return ROOT_INO;
+    if (node === this.view.root) return ROOT_INO;
     // The tree's procstat/ (the class census) goes into the addon's own procstat/ directory.
-    if (node.parent === this.tree.root && node.name === 'procstat') return STATUS_INO;
+    if (node.parent === this.view.root && node.name === 'procstat') return STATUS_INO;
     return node.id + 1;
   }
 
@@ -77,7 +77,7 @@ export class Publisher implements TreeObserver, Handlers {
 
   /** Whether the addon holds `dir`'s listing (so a new child must be told). */
   private holdsListing(dir: DirNode): boolean {
-    return this.nodes.has(this.ino(dir)) && (!dir.lazy || this.listed.has(dir));
+    return this.nodes.has(this.ino(dir)) && (!dir.listsLiveObjects || this.listed.has(dir));
   }
 
   /** Tells the addon about `node` and, for a directory that is not lazy, everything below it. Iterative: trees can be deep. */
@@ -88,11 +88,11 @@ export class Publisher implements TreeObserver, Handlers {
       const ino = this.ino(child);
       if (this.nodes.has(ino) || child.removed) continue;
       const isDir = child instanceof DirNode;
-      const flags = (isDir ? F_DIR : 0) | (isDir && child.lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
+      const flags = (isDir ? F_DIR : 0) | (isDir && child.listsLiveObjects ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
       if (isDir) this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755);
       else this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, (child as FileNode).permissions, this.description(child as FileNode));
       this.nodes.set(ino, child);
-      if (isDir && !child.lazy) for (const grandchild of child.children(true)) stack.push([child, grandchild]);
+      if (isDir && !child.listsLiveObjects) for (const grandchild of child.children(true)) stack.push([child, grandchild]);
     }
   }
 
@@ -138,7 +138,7 @@ export class Publisher implements TreeObserver, Handlers {
     if (!file) return ENOENT;
     if (!(file instanceof FileNode)) return EISDIR;
     try {
-      return this.tree.readFile(file);
+      return this.view.reader.readFile(file);
     } catch (err) {
       return errnoOf(err);
     }
@@ -165,7 +165,7 @@ export class Publisher implements TreeObserver, Handlers {
       return EINVAL;
     }
     try {
-      this.tree.writeFile(file, text);
+      this.view.reader.writeFile(file, text);
       return 0;
     } catch (err) {
       return errnoOf(err);
@@ -179,7 +179,7 @@ export class Publisher implements TreeObserver, Handlers {
    */
   private refreshSome(): void {
     if (!this.handle) return;
-    this.tree.refreshOwnership();
+    this.view.updateNesting();
     this.refreshCursor ??= this.listed.values();
     for (let budget = REFRESH_BUDGET; budget > 0; budget--) {
       const next = this.refreshCursor.next();

@@ -1,4 +1,4 @@
-import { valueFile } from '../runtime/files';
+import { valueFile } from '../runtime/items';
 import { DirNode } from '../runtime/nodes';
 import { MountStatus } from './addon';
 

@@ -1,5 +1,5 @@
 import type { ClassSpec } from './class-spec';
-import { valueFile } from './files';
+import { valueFile } from './items';
 import { DirNode } from './nodes';
 
 /** One class's counts: each changes by one at an event, so a read never walks the instances. */
@@ -11,7 +11,7 @@ interface Counts {
 
 /** `procstat/classes/`: its children are classes, which the Prometheus view makes a label. */
 class ClassesDir extends DirNode {
-  override get keyed(): boolean {
+  override get childrenAreKeys(): boolean {
     return true;
   }
 }

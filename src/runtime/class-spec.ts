@@ -1,5 +1,5 @@
-import type { StatsTree } from './stats-tree';
 import { ValueFormat } from './format';
+import type { FileKind } from './nodes';
 import { ParameterType } from './parse';
 
 /** What a decorator recorded for one field or getter: the file it becomes. */
@@ -8,9 +8,8 @@ export interface FieldSpec {
   readonly key: string | symbol;
   /** The file or directory name. */
   readonly name: string;
-  /** The metric kind: it matters to the Prometheus view, not to the file. */
-  readonly kind: 'stat' | 'counter' | 'gauge' | 'parameter';
-  readonly writable: boolean;
+  /** How it was declared: `'parameter'` is writable; `'counter'` and `'gauge'` matter to the Prometheus view. */
+  readonly kind: FileKind;
   readonly type?: ParameterType;
   /** The declared type (emitDecoratorMetadata), used only while the value itself does not tell (undefined). */
   readonly typeHint?: ParameterType;
@@ -22,22 +21,21 @@ export interface FieldSpec {
   readonly unit?: string;
 }
 
-export interface StatDirOptions<T = any> {
+/** How a `@StatDir` class is shown (the decorator's options, but for the context it names). */
+export interface ClassOptions<T = any> {
   /** The class's directory name; default the class name. */
   name?: string;
   /** An instance's directory name: a property name or a function of the instance; default 0, 1, 2 … */
   key?: keyof T | ((instance: T) => string | number);
   /** One instance, no instance level: `<mount>/<name>/<field>`. */
   singleton?: boolean;
-  /** The context its instances register with (`new Procstat()`); default the global `procstat`. */
-  context?: StatsTree;
 }
 
 /** A `@StatDir` class as the runtime sees it: shared by all its instances. */
 export interface ClassSpec {
   readonly className: string;
   readonly dirName: string;
-  readonly options: StatDirOptions;
+  readonly options: ClassOptions;
   readonly fields: readonly FieldSpec[];
   /** fields by file name, for lookups. */
   readonly byName: ReadonlyMap<string, FieldSpec>;

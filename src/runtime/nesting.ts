@@ -1,5 +1,6 @@
 import { specOfInstance } from './class-spec';
-import { ClassDir, elementsOf, isCollection } from './instances';
+import { ClassDir } from './class-dir';
+import { elementsOf, isCollection } from './collections';
 import { ObjectFlag } from './object-flag';
 
 /**

@@ -4,6 +4,16 @@ import type { Series } from './series';
 
 let nextId = 1;
 
+/** The one spelling of a metric kind: a `@Counter` only goes up; a `@Gauge` goes up and down. */
+export type MetricKind = 'counter' | 'gauge';
+/** What a file is, as its user.procstat.kind attribute says: how it was declared (`@Stat`: neither metric nor parameter). */
+export type FileKind = MetricKind | 'parameter' | 'stat';
+
+/** The metric kind of a declared kind, if it is one. */
+export function metricOf(kind: FileKind): MetricKind | undefined {
+  return kind === 'counter' || kind === 'gauge' ? kind : undefined;
+}
+
 /** One entry of the stats tree. Ids are stable for the node's life and never reused. */
 export abstract class Node {
   /** @internal */
@@ -71,18 +81,18 @@ export class DirNode extends Node {
 
   /** Its children are instances or elements (keys), not fields: the Prometheus view makes them labels. */
   /** @internal */
-  get keyed(): boolean {
+  get childrenAreKeys(): boolean {
     return false;
   }
 
   /** Its listing is worked out from live objects when asked (instances, collections), not kept. */
   /** @internal */
-  get lazy(): boolean {
+  get listsLiveObjects(): boolean {
     return false;
   }
 
   /**
-   * Brings a lazy directory's listing up to date with live objects that changed without telling
+   * Brings the listing of a directory of live objects up to date with live objects that changed without telling
    * anyone (a field that now holds another object, an array that grew); the changes go to the observer.
    */
   /** @internal */
@@ -148,16 +158,14 @@ export interface FileBehavior {
   aggregate?: boolean;
   /** The raw value behind the text, for views that are not files (the Prometheus exposition). */
   value?: () => unknown;
-  /** The metric kind a decorator declared (`@Counter`); other values count as gauges. */
-  metric?: 'counter' | 'gauge';
+  /** The metric kind it was declared with (`@Counter`, `metric: 'counter'`); other values count as gauges. */
+  metric?: MetricKind;
   /** What the value means, for people: `# HELP` in the Prometheus view, user.procstat.help on the mount. */
   help?: string;
   /** Its unit (`seconds`, `bytes`): part of the Prometheus name, user.procstat.unit on the mount. */
   unit?: string;
 }
 
-/** What a file is, as its user.procstat.kind attribute says: how it was declared. */
-export type FileKind = 'counter' | 'gauge' | 'parameter' | 'stat';
 
 export class FileNode extends Node {
   readonly kind = 'file';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'fs';
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'perf_hooks';
-import { CollectionDir, InstanceRegistry } from './instances';
-import type { StatsTree } from './stats-tree';
+import { CollectionDir, InstanceRegistry } from './instance-dir';
+import type { StatsTree } from './tree';
 
 const GC_KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',

@@ -1,7 +1,7 @@
 import { ProcstatError } from './errors';
 import { Histogram } from './histogram';
 import { DirNode, FileNode, Node } from './nodes';
-import { FileReader } from './read';
+import { Reader } from './reader';
 import { Series } from './series';
 
 /**
@@ -93,10 +93,8 @@ function numeric(value: unknown): string | undefined {
 
 export interface ExpositionOptions {
   prefix?: string;
-  /** How values are read: the tree's one read path (read.ts), which reports a throwing getter. */
-  reader: FileReader;
-  /** Told of a path left out because its name is taken, keyed so that the tree reports it once. */
-  report?: (key: string, error: ProcstatError) => void;
+  /** How values are read: the context's one read path, which reports a throwing getter, and a path left out because its name is taken, once. */
+  reader: Reader;
 }
 
 export class Exposition {
@@ -126,7 +124,7 @@ export class Exposition {
       for (const name of names) this.owners.set(name, owner);
       return true;
     }
-    this.options.report?.(`prometheus\0${owner}\0${taken}`, new ProcstatError('EEXIST',
+    this.options.reader.reportOnce(`prometheus\0${owner}\0${taken}`, new ProcstatError('EEXIST',
       `procstat: ${path} (${kind}) is left out of the Prometheus view: the name ${taken} is already ${this.owners.get(taken)}'s`));
     return false;
   }
@@ -183,7 +181,7 @@ export class Exposition {
     const dir = node as DirNode;
     if (dir.statistics) return this.statistics(dir.statistics, parts, labels);
     for (const child of dir.children()) {
-      if (dir.keyed) this.visit(child, parts, [...labels, [labelName(dir.name), child.name]]);
+      if (dir.childrenAreKeys) this.visit(child, parts, [...labels, [labelName(dir.name), child.name]]);
       else this.visit(child, [...parts, child.name], labels);
     }
   }
@@ -202,9 +200,4 @@ export function collect(root: DirNode, options: ExpositionOptions): Exposition {
   const view = new Exposition(options);
   view.visit(root, [], []);
   return view;
-}
-
-/** The whole tree below `root` in the Prometheus text format. */
-export function exposition(root: DirNode, options: ExpositionOptions): string {
-  return collect(root, options).text();
 }

@@ -1,16 +1,8 @@
 import { promises as fs, rmdirSync, unlinkSync } from 'fs';
 import * as path from 'path';
+import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
 import { DirNode, FileNode, Node } from '../runtime/nodes';
-
-/** What the writer needs of a context: its tree, the one read path, and its once-only reporting. */
-export interface SnapshotSource {
-  readonly root: DirNode;
-  /** A file's content (read.ts); throws ProcstatError (EIO for a getter that threw, reported once). */
-  readFile(file: FileNode): string;
-  /** Reports a problem once per key, through the context's 'error' event. */
-  reportOnce(key: string, error: ProcstatError): void;
-}
 
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
@@ -33,15 +25,15 @@ export class SnapshotWriter {
   private writing: Promise<void> = Promise.resolve();
   /** Files written by the last pass: the writer's own, to replace or remove. */
   private written = new Set<string>();
-  /** Directories below `directory` that this writer created. */
+  /** Directories below the mountpoint that this writer created. */
   private createdDirs = new Set<string>();
   private readonly removeAtExit = () => this.removeOwnSync();
 
-  /** `directory` and those of its ancestors that did not exist before, deepest first. */
-  private constructor(private readonly tree: SnapshotSource, readonly directory: string,
+  /** `createdRoot`: the mountpoint and those of its ancestors that did not exist before, deepest first. */
+  private constructor(private readonly view: ContextView, readonly mountpoint: string,
     private readonly intervalMs: number, private readonly createdRoot: string[]) {}
 
-  static async start(tree: SnapshotSource, directory: string, intervalMs: number): Promise<SnapshotWriter> {
+  static async start(view: ContextView, directory: string, intervalMs: number): Promise<SnapshotWriter> {
     const createdRoot: string[] = [];
     for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
       const exists = await fs.lstat(dir).then(() => true, () => false);
@@ -49,30 +41,26 @@ export class SnapshotWriter {
       createdRoot.push(dir);
     }
     await fs.mkdir(directory, { recursive: true });
-    const writer = new SnapshotWriter(tree, directory, intervalMs, createdRoot);
+    const writer = new SnapshotWriter(view, directory, intervalMs, createdRoot);
     process.on('exit', writer.removeAtExit);
     await writer.pass();
     writer.schedule();
     return writer;
   }
 
-  get mountpoint(): string {
-    return this.directory;
-  }
-
   /** The next pass starts an interval after the last one ended, so slow passes never pile up. */
   private schedule(): void {
     this.timer = setTimeout(() => {
       this.writing = this.pass()
-        .catch((err) => this.tree.reportOnce(`snapshot\0${codeOf(err) ?? err}`,
-          new ProcstatError('EIO', `procstat: writing the snapshot to ${this.directory} failed: ${(err as Error)?.message ?? err}`, { cause: err })))
+        .catch((err) => this.view.reader.reportOnce(`snapshot\0${codeOf(err) ?? err}`,
+          new ProcstatError('EIO', `procstat: writing the snapshot to ${this.mountpoint} failed: ${(err as Error)?.message ?? err}`, { cause: err })))
         .finally(() => { if (!this.stopped) this.schedule(); });
     }, this.intervalMs);
     this.timer.unref();
   }
 
   private clash(target: string, what: string): void {
-    this.tree.reportOnce(`snapshot\0${target}`, new ProcstatError('EEXIST',
+    this.view.reader.reportOnce(`snapshot\0${target}`, new ProcstatError('EEXIST',
       `procstat: the snapshot leaves ${target} out: ${what} exists there that procstat did not write; ` +
       'it is neither overwritten nor removed (move it away, or snapshot to another directory)'));
   }
@@ -80,7 +68,7 @@ export class SnapshotWriter {
   private async pass(): Promise<void> {
     const files = new Set<string>();
     const dirs = new Set<string>();
-    await this.write(this.tree.root, this.directory, files, dirs);
+    await this.write(this.view.root, this.mountpoint, files, dirs);
     for (const old of this.written) if (!files.has(old)) await fs.unlink(old).catch(() => undefined);
     this.written = files;
     for (const dir of [...this.createdDirs].sort((a, b) => b.length - a.length)) {
@@ -92,7 +80,7 @@ export class SnapshotWriter {
 
   private async write(node: Node, target: string, files: Set<string>, dirs: Set<string>): Promise<void> {
     if (node instanceof DirNode) {
-      if (node !== this.tree.root && !this.createdDirs.has(target)) {
+      if (node !== this.view.root && !this.createdDirs.has(target)) {
         const made = await fs.mkdir(target).then(() => true, (err) => {
           if (codeOf(err) !== 'EEXIST') throw err;
           return false;
@@ -109,7 +97,7 @@ export class SnapshotWriter {
     if (!this.written.has(target) && await fs.lstat(target).then(() => true, () => false)) return this.clash(target, 'an entry');
     let content: string;
     try {
-      content = this.tree.readFile(file);
+      content = this.view.reader.readFile(file);
     } catch (err) {
       // A getter that threw (EIO, reported once by the read): the previous value stays.
       if (err instanceof ProcstatError && err.code === 'EIO' && this.written.has(target)) files.add(target);

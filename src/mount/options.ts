@@ -1,4 +1,13 @@
-import { ProcstatError } from './errors';
+import type { FuseMountOptions } from '../fuse/mount';
+import { ProcstatError } from '../runtime/errors';
+
+/** The options of `mount(path, options)`: the FUSE mount's, and the fallback's where FUSE cannot be used. */
+export interface MountOptions extends FuseMountOptions {
+  /** Where FUSE cannot be used, write the tree as ordinary files instead (see Procstat#mount). */
+  fallback?: 'snapshot';
+  /** How often the snapshot fallback rewrites the files (ms, default 1000). */
+  snapshotIntervalMs?: number;
+}
 
 /**
  * The largest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after

@@ -1,19 +1,19 @@
 import { ProcstatError } from './errors';
 import { formatDecimal, formatterFor, ValueFormat } from './format';
 import { Histogram, percentileName } from './histogram';
-import { DirNode, FileBehavior, FileNode } from './nodes';
+import { DirNode, FileBehavior, FileNode, MetricKind } from './nodes';
 import { inferType, MAX_WRITE_BYTES, ParameterType, parseValue } from './parse';
 import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
 
-/** File behaviours and directory shapes shared by the imperative API and the decorators. */
+/** The items of the tree, files and directories, as the imperative API and the decorators make them. */
 
 /** How a value is shown and what it means (help and unit: see FileBehavior). */
 export interface ValueOptions {
   format?: ValueFormat;
   /** `'counter'` for a value that only goes up (the Prometheus view adds `_total`); default gauge. */
-  metric?: 'counter' | 'gauge';
+  metric?: MetricKind;
   help?: string;
   unit?: string;
 }
@@ -91,45 +91,33 @@ function resetFile(action: () => void): FileNode {
   });
 }
 
-function resetIntervalFiles(dir: DirNode, stats: Series | Histogram): void {
+/**
+ * A series or histogram directory: a file per figure, each read after a due periodic reset is
+ * applied, then `more` files, then `reset reset_interval_sec get_reset_interval_sec`.
+ */
+function statisticsDirectory<S extends Series | Histogram>(name: string, stats: S, figures: ReadonlyArray<keyof S & string>,
+  more: FileNode[] = []): DirNode {
+  const dir = new DirNode(name);
+  dir.statistics = stats;
+  for (const figure of figures) dir.add(valueFile(figure, () => { stats.refresh(); return stats[figure]; }));
+  for (const file of more) dir.add(file);
   dir.add(resetFile(() => stats.reset()));
   dir.add(parameterFile('reset_interval_sec', {
     type: 'number', min: 0, set: (seconds: number) => { stats.resetInterval.seconds = seconds; },
   }));
   dir.add(valueFile('get_reset_interval_sec', () => stats.resetInterval.seconds));
+  return dir;
 }
 
-/** `sum count min max last avg mean stddev reset reset_interval_sec get_reset_interval_sec` */
+/** `sum count min max last avg mean stddev` and the reset files. */
 export function seriesDirectory(name: string, series: Series): DirNode {
-  const dir = new DirNode(name);
-  dir.statistics = series;
-  const read = (pick: (s: Series) => number) => () => { series.refresh(); return pick(series); };
-  dir.add(valueFile('sum', read((s) => s.sum)));
-  dir.add(valueFile('count', read((s) => s.count)));
-  dir.add(valueFile('min', read((s) => s.min)));
-  dir.add(valueFile('max', read((s) => s.max)));
-  dir.add(valueFile('last', read((s) => s.last)));
-  dir.add(valueFile('avg', read((s) => s.avg)));
-  dir.add(valueFile('mean', read((s) => s.mean)));
-  dir.add(valueFile('stddev', read((s) => s.stddev)));
-  resetIntervalFiles(dir, series);
-  return dir;
+  return statisticsDirectory(name, series, ['sum', 'count', 'min', 'max', 'last', 'avg', 'mean', 'stddev']);
 }
 
 /** `sum count last avg`, one file per percentile (`50`, `99.99`), and the reset files. */
 export function histogramDirectory(name: string, histogram: Histogram): DirNode {
-  const dir = new DirNode(name);
-  dir.statistics = histogram;
-  const read = (pick: (h: Histogram) => number) => () => { histogram.refresh(); return pick(histogram); };
-  dir.add(valueFile('sum', read((h) => h.sum)));
-  dir.add(valueFile('count', read((h) => h.count)));
-  dir.add(valueFile('last', read((h) => h.last)));
-  dir.add(valueFile('avg', read((h) => h.avg)));
-  for (const fraction of histogram.fractions) {
-    dir.add(valueFile(percentileName(fraction), () => histogram.percentile(fraction)));
-  }
-  resetIntervalFiles(dir, histogram);
-  return dir;
+  const percentiles = histogram.fractions.map((fraction) => valueFile(percentileName(fraction), () => histogram.percentile(fraction)));
+  return statisticsDirectory(name, histogram, ['sum', 'count', 'last', 'avg'], percentiles);
 }
 
 export interface StartEndSource {

@@ -1,0 +1,36 @@
+import { FuseMount } from '../fuse/mount';
+import { ContextView } from '../runtime/context-view';
+import { ProcstatError } from '../runtime/errors';
+import { DirNode } from '../runtime/nodes';
+import { SnapshotWriter } from '../snapshot/snapshot-writer';
+import { chooseMountpoint } from './mount-path';
+import { MountOptions, validateMountOptions } from './options';
+
+const DEFAULT_SNAPSHOT_MS = 1000;
+
+/** A context's mount, FUSE or the snapshot fallback: where it is, and how it goes away. */
+export interface Mount {
+  readonly mountpoint: string;
+  /** The mount's own figures (procstat/stall/count …) for the Prometheus view; FUSE mounts only. */
+  readonly status?: DirNode;
+  unmount(): Promise<void>;
+}
+
+/**
+ * Mounts `view` at `path` (default: mount-path.ts), with FUSE; where FUSE cannot be used and
+ * `fallback: 'snapshot'` asks for it, writes snapshots there instead, with a warning.
+ */
+export async function mountView(view: ContextView, path: string | undefined, options: MountOptions): Promise<Mount> {
+  validateMountOptions(options);
+  const mountpoint = await chooseMountpoint(path);
+  try {
+    return await FuseMount.mount(view, mountpoint, options);
+  } catch (err) {
+    const unavailable = err instanceof ProcstatError && err.code === 'ENODEV';
+    if (!unavailable || options.fallback !== 'snapshot') throw err;
+    const interval = options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_MS;
+    process.emitWarning(`procstat: ${(err as Error).message}. Writing snapshots of the stats to ${mountpoint} every ` +
+      `${interval} ms instead (parameters cannot be set there)`, 'ProcstatWarning');
+    return SnapshotWriter.start(view, mountpoint, interval);
+  }
+}

@@ -1,0 +1,206 @@
+import { ClassSpec } from './class-spec';
+import { InstanceDir, InstanceRegistry } from './instance-dir';
+import { sanitizeName } from './names';
+import { DirNode, Node } from './nodes';
+
+/** What a class directory needs from its registry, beyond what its instances' directories need. */
+export interface ClassRegistry extends InstanceRegistry {
+  /** Re-reads the fields that hold instances, so that a listing shows each where it is now (nesting.ts). */
+  updateNesting(): void;
+  /** A registered instance was garbage-collected (the census counts it). */
+  collected(spec: ClassSpec): void;
+}
+
+type Key = string | number;
+
+/**
+ * An instance's key, kept on the instance itself: non-enumerable, so it shows nowhere. Not a
+ * WeakMap: V8 never shrinks a long-lived WeakMap's table after its keys die, so 100,000 released
+ * instances would keep megabytes for good. Frozen or sealed objects fall back to a WeakMap.
+ */
+const KEY = Symbol('procstat.key');
+const frozenKeys = new WeakMap<object, Key>();
+
+function rememberKey(obj: object, key: Key): void {
+  if (Object.isExtensible(obj)) Object.defineProperty(obj, KEY, { value: key, writable: true });
+  else frozenKeys.set(obj, key);
+}
+
+function keyOfInstance(obj: object): Key | undefined {
+  return (obj as { [KEY]?: Key })[KEY] ?? frozenKeys.get(obj);
+}
+
+/**
+ * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
+ * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
+ * the key in `shown` while the instance is listed here, or in `nested` while it is shown under
+ * another instance instead (nesting.ts decides which); an InstanceDir is made only for instances
+ * that are looked up, or that a mirroring view must be told about. Every change is one event.
+ */
+export class ClassDir extends DirNode {
+  private instances = new Map<Key, WeakRef<object>>();
+  /** The most entries `instances` has held since it was last rebuilt. */
+  private peak = 0;
+  private readonly dirs = new Map<Key, InstanceDir>();
+  /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
+  private shown = new Set<Key>();
+  /** Keys of the live, unreleased instances shown nested in another instance instead. */
+  private nested = new Set<Key>();
+  private readonly sequenced: boolean;
+  private sequence = 0;
+  /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
+  private readonly finalizer = new FinalizationRegistry<Key>((key) => {
+    this.registry.collected(this.spec);
+    if (this.instances.get(key)?.deref() === undefined) this.drop(key);
+  });
+
+  constructor(readonly spec: ClassSpec,
+    private readonly registry: ClassRegistry) {
+    super(spec.dirName);
+    this.sequenced = spec.options.key === undefined;
+  }
+
+  /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. */
+  addInstance(obj: object): void {
+    let key: Key;
+    if (this.sequenced) {
+      key = this.sequence++;
+    } else {
+      const base = this.keyOf(obj);
+      key = base;
+      for (let n = 1; this.taken(key); n++) key = `${base}-${n}`;
+      this.drop(key);
+    }
+    this.instances.set(key, new WeakRef(obj));
+    rememberKey(obj, key);
+    this.peak = Math.max(this.peak, this.instances.size);
+    this.finalizer.register(obj, key);
+    this.show(key); // just made: neither released nor nested yet
+  }
+
+  /** Takes a released instance out of the listing, for good. */
+  hide(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined) return;
+    this.unshow(key);
+    this.nested.delete(key);
+  }
+
+  /** Takes a listed instance out of the listing while it is shown nested in another instance. */
+  nest(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined || !this.shown.has(key)) return;
+    this.unshow(key);
+    this.nested.add(key);
+  }
+
+  /** Lists again every nested instance that `stillNested` no longer says is shown elsewhere. */
+  unnest(stillNested: (obj: object) => boolean): void {
+    for (const key of this.nested) {
+      const obj = this.instances.get(key)?.deref();
+      if (obj !== undefined && stillNested(obj)) continue;
+      this.nested.delete(key);
+      if (obj !== undefined && !this.registry.isReleased(obj)) this.show(key);
+    }
+  }
+
+  /** True when `obj` is one of this class's registered instances (listed, or nested for now). */
+  has(obj: object): boolean {
+    return this.keyOfListed(obj) !== undefined;
+  }
+
+  /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */
+  private keyOfListed(obj: object): Key | undefined {
+    const key = keyOfInstance(obj);
+    return key !== undefined && this.instances.get(key)?.deref() === obj ? key : undefined;
+  }
+
+  private show(key: Key): void {
+    this.shown.add(key);
+    const observer = this.observed();
+    if (!observer) return;
+    observer.added(this, this.dirFor(key)!);
+    if (this.shown.size === 1) observer.hiddenChanged(this);
+  }
+
+  private unshow(key: Key): void {
+    if (!this.shown.delete(key)) return;
+    const dir = this.dirs.get(key);
+    this.dirs.delete(key);
+    dir?.markRemoved();
+    const observer = this.observed();
+    if (dir) observer?.removed(this, dir);
+    if (this.shown.size === 0) observer?.hiddenChanged(this);
+  }
+
+  private keyOf(obj: any): string {
+    const { key } = this.spec.options;
+    return sanitizeName(typeof key === 'function' ? key(obj) : obj[key as string]);
+  }
+
+  /** A key is free again once its instance is released or collected. */
+  private taken(key: Key): boolean {
+    const obj = this.instances.get(key)?.deref();
+    return obj !== undefined && !this.registry.isReleased(obj);
+  }
+
+  private drop(key: Key): void {
+    this.unshow(key);
+    this.nested.delete(key);
+    this.instances.delete(key);
+    // A Map or Set never gives back the memory of deleted entries: rebuild them once mostly empty.
+    if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
+      this.instances = new Map(this.instances);
+      this.shown = new Set(this.shown);
+      this.nested = new Set(this.nested);
+      this.peak = this.instances.size;
+    }
+  }
+
+  private keyFor(name: string): Key {
+    if (!this.sequenced) return name;
+    const n = Number(name);
+    return String(n) === name ? n : name;
+  }
+
+  /** The directory of a listed instance, made on first use. */
+  private dirFor(key: Key): InstanceDir | undefined {
+    const ref = this.instances.get(key);
+    if (!ref || !this.shown.has(key) || ref.deref() === undefined) return undefined;
+    let dir = this.dirs.get(key);
+    if (!dir) {
+      dir = new InstanceDir(String(key), ref, this.spec, this.registry);
+      dir.parent = this;
+      this.dirs.set(key, dir);
+    }
+    return dir;
+  }
+
+  override child(name: string): Node | undefined {
+    return this.dirFor(this.keyFor(name));
+  }
+
+  override names(): string[] {
+    this.registry.updateNesting();
+    const names: string[] = [];
+    for (const key of this.shown) if (this.instances.get(key)?.deref() !== undefined) names.push(String(key));
+    return names;
+  }
+
+  /** An instance listed when the walk began may be nested by the time it is reached (a view walks other classes meanwhile). */
+  override *children(): IterableIterator<Node> {
+    for (const name of this.names()) {
+      const node = this.child(name);
+      if (node) yield node;
+    }
+  }
+
+  override get childrenAreKeys(): boolean {
+    return true;
+  }
+
+  /** An empty class directory is left out of its parent's listing. */
+  override get hidden(): boolean {
+    return this.shown.size === 0;
+  }
+}

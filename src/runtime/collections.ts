@@ -1,0 +1,19 @@
+import { sanitizeName } from './names';
+
+export function isCollection(value: unknown): value is unknown[] | Map<unknown, unknown> {
+  return Array.isArray(value) || value instanceof Map;
+}
+
+/**
+ * The entries of an array (by index) or a Map (by sanitized key) as they are shown: when two Map
+ * keys sanitize to one name, the first element has it.
+ */
+export function elementsOf(collection: unknown[] | Map<unknown, unknown>): Array<[string, unknown]> {
+  if (Array.isArray(collection)) return collection.map((value, index) => [String(index), value]);
+  const byName = new Map<string, unknown>();
+  for (const [key, value] of collection) {
+    const name = sanitizeName(key);
+    if (!byName.has(name)) byName.set(name, value);
+  }
+  return [...byName];
+}

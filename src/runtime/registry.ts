@@ -1,0 +1,106 @@
+import { Census } from './census';
+import { ClassDir, ClassRegistry } from './class-dir';
+import { ClassSpec, specOfInstance } from './class-spec';
+import { ProcstatError } from './errors';
+import { InstanceDir } from './instance-dir';
+import { Nesting } from './nesting';
+import { DirNode } from './nodes';
+import { ObjectFlag } from './object-flag';
+
+/** Marks an object released by `release()`, in every registry it is registered in. */
+const released = new ObjectFlag('procstat.released');
+
+/**
+ * A context's `@StatDir` instances: each class a directory at the root (a singleton its own
+ * directory), each instance held weakly below it, shown nested under another instance instead while
+ * that one's data fields hold it (nesting.ts), and counted in `procstat/classes/` (census.ts).
+ */
+export class Registry implements ClassRegistry {
+  private readonly classDirs = new Map<ClassSpec, ClassDir>();
+  private readonly nesting = new Nesting({
+    isReleased: (obj) => this.isReleased(obj),
+    classDirOf: (obj) => this.classDirOf(obj),
+    classDirs: () => this.classDirs.values(),
+    listable: (obj) => this.classDirOf(obj)?.has(obj) === true || this.singletonDirOf(obj) !== undefined,
+  });
+  private readonly census: Census;
+
+  constructor(private readonly root: DirNode) {
+    this.census = new Census(root);
+  }
+
+  /**
+   * Shows a `@StatDir` instance (decorated classes call this when their constructor finishes). Holds it
+   * weakly: its directory disappears when it is released or collected.
+   */
+  register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
+    if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
+    this.census.created(spec);
+    if (spec.options.singleton) {
+      const previous = this.root.child(spec.dirName);
+      if (previous instanceof InstanceDir) this.root.delete(previous);
+      this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
+    } else {
+      this.classDirFor(spec).addInstance(obj);
+    }
+    this.nesting.register(obj);
+  }
+
+  /**
+   * Removes an instance's directory now, without waiting for garbage collection. (Its registry
+   * entry goes when the object is collected, or when a new instance takes its key.)
+   */
+  release(obj: object): void {
+    const spec = specOfInstance(obj);
+    if (spec && !this.isReleased(obj)) this.census.released(spec);
+    released.set(obj);
+    this.classDirOf(obj)?.hide(obj);
+    const singleton = this.singletonDirOf(obj);
+    if (singleton) this.root.delete(singleton);
+  }
+
+  collected(spec: ClassSpec): void {
+    this.census.collected(spec);
+  }
+
+  isReleased(obj: object): boolean {
+    return released.has(obj);
+  }
+
+  holds(obj: object): void {
+    this.nesting.holds(obj);
+  }
+
+  /**
+   * Reads again the fields of the instances that hold others, and shows each instance nested under
+   * them or in its class directory by the rule in nesting.ts.
+   */
+  updateNesting(): void {
+    this.nesting.update();
+  }
+
+  private classDirOf(obj: object): ClassDir | undefined {
+    const spec = specOfInstance(obj);
+    return spec && this.classDirs.get(spec);
+  }
+
+  /** The directory at the root that shows `obj`, a singleton. */
+  private singletonDirOf(obj: object): InstanceDir | undefined {
+    const spec = specOfInstance(obj);
+    const dir = spec?.options.singleton ? this.root.child(spec.dirName) : undefined;
+    return dir instanceof InstanceDir && dir.ref.deref() === obj ? dir : undefined;
+  }
+
+  private classDirFor(spec: ClassSpec): ClassDir {
+    let dir = this.classDirs.get(spec);
+    if (!dir) {
+      if (this.root.child(spec.dirName)) {
+        throw new ProcstatError('EEXIST', `@StatDir ${spec.className}: "${spec.dirName}" already exists at the mount root; ` +
+          `give the class another name with @StatDir({ name: '…' })`);
+      }
+      dir = this.root.add(new ClassDir(spec, this));
+      this.classDirs.set(spec, dir);
+    }
+    return dir;
+  }
+}
