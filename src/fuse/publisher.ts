@@ -82,18 +82,28 @@ export class Publisher implements TreeObserver, Handlers {
 
   /** Tells the addon about `node` and, for a directory that is not lazy, everything below it. Iterative: trees can be deep. */
   private publish(parent: DirNode, node: Node): void {
-    const stack: Array<[DirNode, Node]> = [[parent, node]];
+    if (!this.publishOne(parent, node)) return;
+    const stack: DirNode[] = [node as DirNode];
     while (stack.length > 0) {
-      const [dir, child] = stack.pop()!;
-      const ino = this.ino(child);
-      if (this.nodes.has(ino) || child.removed) continue;
-      const isDir = child instanceof DirNode;
-      const flags = (isDir ? F_DIR : 0) | (isDir && child.listsLiveObjects ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0);
-      if (isDir) this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755);
-      else this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, (child as FileNode).permissions, this.description(child as FileNode));
-      this.nodes.set(ino, child);
-      if (isDir && !child.listsLiveObjects) for (const grandchild of child.children(true)) stack.push([child, grandchild]);
+      const dir = stack.pop()!;
+      for (const child of dir.children(true)) if (this.publishOne(dir, child)) stack.push(child as DirNode);
     }
+  }
+
+  /** Tells the addon about one node; true for a directory whose children it must be told about too (not lazy). */
+  private publishOne(dir: DirNode, child: Node): boolean {
+    const ino = this.ino(child);
+    if (this.nodes.has(ino) || child.removed) return false;
+    if (child instanceof DirNode) {
+      const lazy = child.listsLiveObjects;
+      this.addon.add(this.handle!, this.ino(dir), ino, child.name, F_DIR | (lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0), 0o755);
+      this.nodes.set(ino, child);
+      return !lazy;
+    }
+    const file = child as FileNode;
+    this.addon.add(this.handle!, this.ino(dir), ino, file.name, 0, file.permissions, this.description(file));
+    this.nodes.set(ino, file);
+    return false;
   }
 
   private publishChildren(dir: DirNode): void {

@@ -70,7 +70,8 @@ export interface TreeObserver {
 /** A directory. Children are listed in insertion order. */
 export class DirNode extends Node {
   readonly kind = 'dir';
-  private readonly entries = new Map<string, Node>();
+  /** Made on the first add: directories of live objects (most of them) list their objects instead. */
+  private entries: Map<string, Node> | null = null;
   /** Set on a root by a view that mirrors the tree (the mount). */
   /** @internal */
   observer?: TreeObserver;
@@ -108,36 +109,36 @@ export class DirNode extends Node {
 
   /** @internal */
   child(name: string): Node | undefined {
-    return this.entries.get(name);
+    return this.entries?.get(name);
   }
 
   /** @internal */
   names(): string[] {
     const names: string[] = [];
-    for (const [name, node] of this.entries) if (!node.hidden) names.push(name);
+    for (const [name, node] of this.entries ?? []) if (!node.hidden) names.push(name);
     return names;
   }
 
   /** The listed children; with `withHidden`, hidden ones too (a mirroring view must know them). */
   /** @internal */
   *children(withHidden = false): IterableIterator<Node> {
-    for (const node of this.entries.values()) if (withHidden || !node.hidden) yield node;
+    for (const node of this.entries?.values() ?? []) if (withHidden || !node.hidden) yield node;
   }
 
   /** @internal */
   add<T extends Node>(node: T): T {
-    if (this.entries.has(node.name)) {
+    if (this.entries?.has(node.name)) {
       throw new ProcstatError('EEXIST', `"${node.name}" already exists in ${this.describe()}; remove it first or pick another name`);
     }
     node.parent = this;
-    this.entries.set(node.name, node);
+    (this.entries ??= new Map()).set(node.name, node);
     this.observed()?.added(this, node);
     return node;
   }
 
   /** @internal */
   delete(node: Node): void {
-    if (this.entries.get(node.name) === node) this.entries.delete(node.name);
+    if (this.entries?.get(node.name) === node) this.entries.delete(node.name);
     node.markRemoved();
     this.observed()?.removed(this, node);
   }
