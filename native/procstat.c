@@ -150,11 +150,6 @@ typedef struct out {
 } out_t;
 static __thread out_t *out_head, *out_tail;
 
-/**
- * When the request being processed on this thread reached the device (or a moment before): its
- * deadline counts from then. Set by whichever thread reads the device, before each request.
- */
-static __thread double arrived_at;
 /** This thread runs the calls it queues itself, right after the request (the main thread reading the device). */
 static __thread int runs_own_calls;
 
@@ -558,10 +553,7 @@ static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct f
   w->req = req;
   w->kind = kind;
   w->node = n;
-  w->deadline = arrived_at + m->deadline_ms;
-  // The queue stays in deadline order: a request read late from the device (the FUSE thread taking
-  // over from a blocked loop) may count from before one already waiting, by at most a heartbeat.
-  if (m->newest && w->deadline < m->newest->deadline) w->deadline = m->newest->deadline;
+  w->deadline = now_ms() + m->deadline_ms;
   if (fi) w->fi = *fi;
   w->next = n->waiters;
   if (n->waiters) n->waiters->prev = w;
@@ -779,7 +771,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   w->reply_size = reply_size;
   w->is_flush = is_flush;
   w->state = WRITE_PENDING;
-  w->deadline = arrived_at + m->deadline_ms;
+  w->deadline = now_ms() + m->deadline_ms;
   h->pending = NULL;
   h->pending_len = 0;
   if (stuck(m) || m->stopping) {
@@ -1042,16 +1034,14 @@ static void block_fatal_signals(void) {
 /**
  * Reads and answers every request waiting in the device (non-blocking: the main thread may be
  * reading too, as its loop has just come back, and whoever finds it empty goes back to waiting).
- * `since`: the earliest they can have reached it, which their deadlines count from (0: as they are
- * read). -1 once the session has ended.
+ * -1 once the session has ended.
  */
-static int drain(mount_t *m, struct fuse_buf *buf, double since) {
+static int drain(mount_t *m, struct fuse_buf *buf) {
   for (;;) {
     int res = fuse_session_receive_buf(m->se, buf);
     if (res == -EINTR) continue;
     if (res == -EAGAIN) return 0;
     if (res <= 0) return -1;
-    arrived_at = since ? since : now_ms();
     fuse_session_process_buf(m->se, buf);
   }
 }
@@ -1072,11 +1062,12 @@ static void *loop_main(void *arg) {
   int reading = 0;
   while (!fuse_session_exited(m->se)) {
     double beat = m->last_beat, quiet = now_ms() - beat;
+    // Taking over, what waited in the device is read at once; its deadline counts from now (had it
+    // counted from the loop's last beat, loaded loops blocked ~100 ms would refuse far more reads).
     if (quiet < TAKEOVER_AFTER_MS) reading = 0;
     else if (!reading) {
-      // Taking over: what waits in the device came after the loop's last beat, and counts from it.
       reading = 1;
-      if (drain(m, &buf, beat) < 0) break;
+      if (drain(m, &buf) < 0) break;
     }
     fds[1].revents = 0;
     if (poll(fds, reading ? 2 : 1, reading ? TAKEOVER_AFTER_MS : (int)(TAKEOVER_AFTER_MS - quiet) + 1) < 0) {
@@ -1085,7 +1076,7 @@ static void *loop_main(void *arg) {
     }
     if (fds[0].revents) break;
     if (!fds[1].revents) continue;
-    if ((fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) || drain(m, &buf, 0) < 0) break;
+    if ((fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) || drain(m, &buf) < 0) break;
   }
   free(buf.mem);
   m->loop_exited = 1;
@@ -1363,7 +1354,6 @@ static void on_device(uv_poll_t *poll, int status, int events) {
     if (res == -EINTR) continue;
     if (res == -EAGAIN) break;
     if (res <= 0) { uv_poll_stop(poll); break; }  /* the connection has ended (the FUSE thread ends too) */
-    arrived_at = now_ms();
     fuse_session_process_buf(m->se, &m->main_buf);
     run_calls(m);                 /* may unmount: then the loop ends here */
   }
