@@ -2,11 +2,14 @@
 //
 // The structure of the tree lives here, in an inode table that JavaScript keeps current with
 // add()/remove() as the program creates and removes things. lookup, getattr, readdir(plus), flush
-// and release are answered on the FUSE thread from that table without waking JavaScript. Only the
-// content of a value (on open) and a parameter write go to the main thread, queued in the mount
-// and woken with a uv_async (one wake runs every call queued by then); the main thread replies to
-// the kernel itself. A timer thread answers what
-// JavaScript has not answered within the deadline (the last content served, or EAGAIN) and tells
+// and release are answered from that table without JavaScript. Only the content of a value (on
+// open) and a parameter write need the main thread, which replies to the kernel itself.
+// While its event loop is free, the main thread reads the device itself (a uv_poll): every request
+// is answered on it, a value's getter runs right after its open is read, and no other thread wakes.
+// The FUSE thread watches the loop's heartbeat; once the loop is blocked it reads the device
+// instead, answering from the table and queueing what needs JavaScript for the main thread (woken
+// with a uv_async; one wake runs every call queued by then). A timer thread answers what JavaScript
+// has not answered within the deadline (the last content served, or EAGAIN); a notify thread tells
 // the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
 // procstat/ is the addon's own: the loop's health, the stall recorder (procstat/stall/), and each
 // file's description as user.procstat.* extended attributes, all answered without JavaScript.
@@ -43,6 +46,8 @@ extern char **environ;
 #define BLOCKED_AFTER_MS 50
 #define MAX_PENDING_WRITE (64 * 1024)
 #define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
+#define MAX_REQUESTS_PER_TURN 64      /* requests the main thread reads in one turn of its loop */
+#define TAKEOVER_AFTER_MS 30          /* a loop this long without a beat: the FUSE thread reads the device */
 
 enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
 enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS, LOCAL_STALL_STACK, LOCAL_STALL_COUNT, LOCAL_STALL_LONGEST, LOCAL_RECORD, LOCAL_KINDS };
@@ -145,6 +150,9 @@ typedef struct out {
 } out_t;
 static __thread out_t *out_head, *out_tail;
 
+/** This thread runs the calls it queues itself, right after the request (the main thread reading the device). */
+static __thread int runs_own_calls;
+
 /** What a file is, as `getfattr -d` shows it: user.procstat.kind, .help and .unit (NULL: absent). */
 enum { X_KIND, X_HELP, X_UNIT, X_COUNT };
 typedef struct description {
@@ -167,6 +175,8 @@ struct mount {
   int session_owns_fd;
   pid_t helper;
   pthread_t loop_thread, timer_thread, notify_thread;
+  uv_poll_t *device_poll;          /* the main thread reading the device while its loop is free */
+  struct fuse_buf main_buf;        /* its request buffer */
   int threads_started, stopping, mounted, tracked;
   volatile int loop_exited;
   napi_env env;
@@ -470,7 +480,8 @@ static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi,
 
 /**
  * Hands a call to the main thread. Its loop is woken only by the first call of an empty queue
- * (after the lock is released), and runs every call queued by then in that one wake.
+ * (after the lock is released), and runs every call queued by then in that one wake; the main
+ * thread, when it queued the call itself, runs it without a wake.
  */
 static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
   call_t *c = calloc(1, sizeof *c);
@@ -478,7 +489,7 @@ static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
   c->kind = kind;
   c->ino = ino;
   c->write = w;
-  if (!m->calls) {
+  if (!m->calls && !runs_own_calls) {
     out_t *o = later(OUT_CALL, NULL);
     if (o) o->m = m;
   }
@@ -1020,20 +1031,52 @@ static void block_fatal_signals(void) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/** Reads the kernel's requests until told to stop; a poll on the stop descriptor ends it without signals. */
+/**
+ * Reads and answers every request waiting in the device (non-blocking: the main thread may be
+ * reading too, as its loop has just come back, and whoever finds it empty goes back to waiting).
+ * -1 once the session has ended.
+ */
+static int drain(mount_t *m, struct fuse_buf *buf) {
+  for (;;) {
+    int res = fuse_session_receive_buf(m->se, buf);
+    if (res == -EINTR) continue;
+    if (res == -EAGAIN) return 0;
+    if (res <= 0) return -1;
+    fuse_session_process_buf(m->se, buf);
+  }
+}
+
+/**
+ * The FUSE thread. While the main thread's loop beats, the main thread reads the device itself
+ * (on_device) and this thread only watches the heartbeat: it sleeps until the beat would be
+ * TAKEOVER_AFTER_MS old, so it wakes a few times per beat period, never per request (both
+ * polling the device would wake both for every request). A loop that has not beaten for that long
+ * is blocked: this thread then reads the device, answering from the table and queueing values for
+ * the deadline as before, until the loop beats again. A poll on the stop descriptor ends it.
+ */
 static void *loop_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
   struct fuse_buf buf = { .mem = NULL };
-  struct pollfd fds[2] = { { .fd = m->fuse_fd, .events = POLLIN }, { .fd = m->stop_fd, .events = POLLIN } };
+  struct pollfd fds[2] = { { .fd = m->stop_fd, .events = POLLIN }, { .fd = m->fuse_fd, .events = POLLIN } };
+  int reading = 0;
   while (!fuse_session_exited(m->se)) {
-    if (poll(fds, 2, -1) < 0) { if (errno == EINTR) continue; break; }
-    if (fds[1].revents) break;
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
-    int res = fuse_session_receive_buf(m->se, &buf);
-    if (res == -EINTR || res == -EAGAIN) continue;
-    if (res <= 0) break;
-    fuse_session_process_buf(m->se, &buf);
+    double beat = m->last_beat, quiet = now_ms() - beat;
+    // Taking over, what waited in the device is read at once; its deadline counts from now (had it
+    // counted from the loop's last beat, loaded loops blocked ~100 ms would refuse far more reads).
+    if (quiet < TAKEOVER_AFTER_MS) reading = 0;
+    else if (!reading) {
+      reading = 1;
+      if (drain(m, &buf) < 0) break;
+    }
+    fds[1].revents = 0;
+    if (poll(fds, reading ? 2 : 1, reading ? TAKEOVER_AFTER_MS : (int)(TAKEOVER_AFTER_MS - quiet) + 1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents) break;
+    if (!fds[1].revents) continue;
+    if ((fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) || drain(m, &buf) < 0) break;
   }
   free(buf.mem);
   m->loop_exited = 1;
@@ -1267,8 +1310,7 @@ static call_t *take_calls(mount_t *m) {
  * this runs again. One callback: the program's promise reactions and nextTick callbacks run after
  * the batch, as after any I/O callback.
  */
-static void on_calls(uv_async_t *async) {
-  mount_t *m = async->data;
+static void run_calls(mount_t *m) {
   napi_env env = m->env;
   call_t *c = take_calls(m);
   napi_handle_scope scope;
@@ -1290,6 +1332,32 @@ static void on_calls(uv_async_t *async) {
   if (more && m->calls_wake) uv_async_send(m->calls_wake);
   if (callback_scope) napi_close_callback_scope(env, callback_scope);
   napi_close_handle_scope(env, scope);
+}
+
+static void on_calls(uv_async_t *async) {
+  run_calls(async->data);
+}
+
+/**
+ * The main thread reads the device while its loop is free (a uv_poll on it): a request costs no
+ * FUSE-thread hop, and the open of a value runs its getter right after it is read. The call is
+ * queued and timed as one from the FUSE thread would be, so should the getter be slow the timer
+ * thread still answers at the deadline, and the FUSE thread takes over reading meanwhile.
+ */
+static void on_device(uv_poll_t *poll, int status, int events) {
+  mount_t *m = poll->data;
+  (void)events;
+  if (status < 0) { uv_poll_stop(poll); return; }
+  runs_own_calls = 1;
+  for (int i = 0; i < MAX_REQUESTS_PER_TURN && m->mounted; i++) {
+    int res = fuse_session_receive_buf(m->se, &m->main_buf);
+    if (res == -EINTR) continue;
+    if (res == -EAGAIN) break;
+    if (res <= 0) { uv_poll_stop(poll); break; }  /* the connection has ended (the FUSE thread ends too) */
+    fuse_session_process_buf(m->se, &m->main_buf);
+    run_calls(m);                 /* may unmount: then the loop ends here */
+  }
+  runs_own_calls = 0;
 }
 
 static void calls_closed(uv_handle_t *handle) {
@@ -1322,7 +1390,7 @@ static void on_beat(uv_timer_t *timer) {
   if (m->stall_threshold_ms > 0 && now - before >= m->stall_threshold_ms) record_stall(m, before, now - before);
 }
 
-static void close_timer(uv_handle_t *handle) {
+static void close_handle(uv_handle_t *handle) {
   free(handle);
 }
 
@@ -1497,6 +1565,11 @@ static void shutdown_mount(mount_t *m) {
   if (!m->mounted) return;
   m->mounted = 0;
   if (m->tracked) untrack_mount(m);
+  if (m->device_poll) {
+    uv_poll_stop(m->device_poll);
+    uv_close((uv_handle_t *)m->device_poll, close_handle);
+    m->device_poll = NULL;
+  }
   pthread_mutex_lock(&m->lock);
   m->stopping = 1;
   while (m->oldest) {
@@ -1520,6 +1593,8 @@ static void shutdown_mount(mount_t *m) {
   if (m->se) fuse_session_destroy(m->se);  /* closes /dev/fuse once the session has it */
   if (!m->session_owns_fd && m->fuse_fd >= 0) close(m->fuse_fd);
   m->se = NULL;
+  free(m->main_buf.mem);
+  m->main_buf.mem = NULL;
   close(m->stop_fd);
   if (m->helper_sock >= 0) close(m->helper_sock);
   if (m->helper > 0) {
@@ -1534,7 +1609,7 @@ static void shutdown_mount(mount_t *m) {
   }
   if (m->heartbeat) {
     uv_timer_stop(m->heartbeat);
-    uv_close((uv_handle_t *)m->heartbeat, close_timer);
+    uv_close((uv_handle_t *)m->heartbeat, close_handle);
     m->heartbeat = NULL;
   }
 }
@@ -1687,6 +1762,14 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->calls_wake->data = m;
   m->refs++;                      /* dropped when calls_wake has closed */
   uv_unref((uv_handle_t *)m->calls_wake);  /* never keeps the process alive */
+  // Non-blocking: the main thread and the FUSE thread may both find a request ready and only one gets it.
+  int flags = fcntl(m->fuse_fd, F_GETFL);
+  if (flags < 0 || fcntl(m->fuse_fd, F_SETFL, flags | O_NONBLOCK) < 0) goto fail;
+  m->device_poll = calloc(1, sizeof *m->device_poll);
+  if (!m->device_poll || uv_poll_init(loop, m->device_poll, m->fuse_fd) != 0) { free(m->device_poll); m->device_poll = NULL; goto fail; }
+  m->device_poll->data = m;
+  uv_poll_start(m->device_poll, UV_READABLE, on_device);
+  uv_unref((uv_handle_t *)m->device_poll);  /* never keeps the process alive */
   m->mounted = 1;
   if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
   if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {
