@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { Counter, Procstat, procstat, StatDir } from '../src';
+import { Counter, Procstat, procstat, ProcstatError, StatDir } from '../src';
 import { mountTemp } from './helpers/mounts';
 import { shOk } from './helpers/shell';
 
@@ -88,5 +88,12 @@ describe('architecture', () => {
     expect(procstat.lookup(null, 'architecture-own')).to.equal(undefined);
     expect(ctx.lookup(null, 'architecture-own/0/hits')).to.not.equal(undefined);
     ctx.release(obj);
+  });
+
+  it('@StatDir({ context }) that is not a Procstat is EINVAL naming the class and the fix, when the class is defined', () => {
+    for (const context of [{}, null, 'procstat']) {
+      expect(() => StatDir({ context: context as any })(class Wrong {}), String(context)).to.throw(ProcstatError,
+        /^@StatDir on Wrong: context must be a Procstat \(new Procstat\(\) or procstat\), not (object|null|string); leave it out/);
+    }
   });
 });

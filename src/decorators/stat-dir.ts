@@ -1,5 +1,6 @@
 import type { Procstat } from '../procstat';
 import { ClassOptions, ClassSpec } from '../runtime/class-spec';
+import { ProcstatError } from '../runtime/errors';
 import { getDefaultContext } from '../runtime/default-context';
 import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
 
@@ -31,6 +32,10 @@ export type StatDirDecorator<T> = <C extends abstract new (...args: any[]) => T>
 export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecorator<T> {
   return ((cls: any, context?: unknown) => {
     const className: string = cls.name;
+    if (options.context !== undefined && typeof options.context?.registry?.register !== 'function') {
+      throw new ProcstatError('EINVAL', `@StatDir on ${className}: context must be a Procstat (new Procstat() or procstat), ` +
+        `not ${options.context === null ? 'null' : typeof options.context}; leave it out to register with the global procstat`);
+    }
     const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
     let spec: ClassSpec;
     const Registering = {
