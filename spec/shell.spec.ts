@@ -32,6 +32,13 @@ describe('shell tools on a real mount', () => {
     expect(await shOk(`cat ${mnt}/http/requests`)).to.equal('7\n');
   });
 
+  it('ls -f lists entries in the order they were created, in directories made before and after mount()', async () => {
+    expect(await shOk(`ls -f ${mnt}/http | grep -v '^\\.'`)).to.equal('requests\nbytes\nup\nstarted\nversion\n');
+    const later = ctx.createDirectory(null, 'later');
+    for (const name of ['zeta', 'alpha', 'mid']) ctx.createValue(later, name, () => 1);
+    expect(await shOk(`ls -f ${mnt}/later | grep -v '^\\.'`)).to.equal('zeta\nalpha\nmid\n');
+  });
+
   it('formats numbers, bigint, boolean, Date and strings as SPEC §4 says', async () => {
     requests = 1e21;
     const out = await shOk(`cd ${mnt}/http && cat requests bytes up started version`);
