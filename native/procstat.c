@@ -47,6 +47,8 @@ extern char **environ;
 #define MAX_PENDING_WRITE (64 * 1024)
 #define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
 #define MAX_REQUESTS_PER_TURN 64      /* requests the main thread reads in one turn of its loop */
+#define MAX_TURN_MS 2.0               /* ... and how long it waits for more in one turn at most */
+#define NEXT_REQUEST_WAIT_MS 0.05     /* how long it waits for a next request before its loop sleeps */
 #define TAKEOVER_AFTER_MS 30          /* a loop this long without a beat: the FUSE thread reads the device */
 
 enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
@@ -167,6 +169,10 @@ typedef struct inval {
 
 struct mount {
   pthread_mutex_t lock;
+  /* Held by whichever thread reads and answers a request: while the FUSE thread takes over, the main
+   * thread may read too, and the handlers were written for one request at a time (a RELEASE must not
+   * free a handle whose READ reply another thread is still sending). */
+  pthread_mutex_t reading;
   pthread_cond_t wake;           /* the timer thread: a deadline earlier than timer_due, or stop */
   double timer_due;              /* when the timer thread wakes next by itself */
   pthread_cond_t inval_wake;     /* the notify thread: an entry to invalidate, or stop */
@@ -1038,11 +1044,13 @@ static void block_fatal_signals(void) {
  */
 static int drain(mount_t *m, struct fuse_buf *buf) {
   for (;;) {
+    pthread_mutex_lock(&m->reading);
     int res = fuse_session_receive_buf(m->se, buf);
+    if (res > 0) fuse_session_process_buf(m->se, buf);
+    pthread_mutex_unlock(&m->reading);
     if (res == -EINTR) continue;
     if (res == -EAGAIN) return 0;
     if (res <= 0) return -1;
-    fuse_session_process_buf(m->se, buf);
   }
 }
 
@@ -1349,12 +1357,24 @@ static void on_device(uv_poll_t *poll, int status, int events) {
   (void)events;
   if (status < 0) { uv_poll_stop(poll); return; }
   runs_own_calls = 1;
-  for (int i = 0; i < MAX_REQUESTS_PER_TURN && m->mounted; i++) {
+  double turn_ends = now_ms() + MAX_TURN_MS, wait_ends = 0;
+  for (int i = 0; i < MAX_REQUESTS_PER_TURN && m->mounted; ) {
+    pthread_mutex_lock(&m->reading);
     int res = fuse_session_receive_buf(m->se, &m->main_buf);
+    if (res > 0) fuse_session_process_buf(m->se, &m->main_buf);
+    pthread_mutex_unlock(&m->reading);
     if (res == -EINTR) continue;
-    if (res == -EAGAIN) break;
+    if (res == -EAGAIN) {
+      // A reader's next request usually follows within microseconds (the READ after an OPEN, grep's
+      // next file): waiting for it here costs less than going back to sleep and being woken for it.
+      double now = now_ms();
+      if (wait_ends == 0) wait_ends = now + NEXT_REQUEST_WAIT_MS;
+      if (now >= wait_ends || now >= turn_ends) break;
+      continue;
+    }
     if (res <= 0) { uv_poll_stop(poll); break; }  /* the connection has ended (the FUSE thread ends too) */
-    fuse_session_process_buf(m->se, &m->main_buf);
+    wait_ends = 0;
+    i++;
     run_calls(m);                 /* may unmount: then the loop ends here */
   }
   runs_own_calls = 0;
@@ -1634,6 +1654,7 @@ static void release_mount(mount_t *m) {
   free(m->descriptions);
   free(m->stack);
   pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->reading);
   pthread_cond_destroy(&m->wake);
   pthread_cond_destroy(&m->inval_wake);
   free(m);
@@ -1707,6 +1728,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   mount_t *m = calloc(1, sizeof *m);
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
   pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->reading, NULL);
   pthread_cond_init(&m->wake, NULL);
   pthread_cond_init(&m->inval_wake, NULL);
   m->env = env;
