@@ -16,6 +16,19 @@ async function mountError(ctx: Procstat, mountpoint: string): Promise<ProcstatEr
   return error;
 }
 
+/** How many mounts there are at `dir` (mounts stack: a second one at the same path hides the first). */
+async function mountsAt(dir: string): Promise<number> {
+  const info = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').filter((line) => line.split(' ')[4] === dir).length;
+}
+
+/** `ctx` is mounted at `dir`, once, and serves its `answer` there. */
+async function expectMountedOnce(ctx: Procstat, dir: string): Promise<void> {
+  expect(ctx.mountpoint).to.equal(dir);
+  expect(await mountsAt(dir)).to.equal(1);
+  expect(await shOk(`cat ${dir}/answer`)).to.equal('42\n');
+}
+
 describe('mount', () => {
   it('shows as type fuse.procstat at the requested path, and unmounts', async () => {
     const ctx = new Procstat();
@@ -35,6 +48,54 @@ describe('mount', () => {
     await ctx.unmount();
     const again = await mountTemp(ctx);
     expect(await shOk(`cat ${again}/answer`)).to.equal('42\n');
+  });
+
+  it('a second mount() while the first has not resolved is refused, at the same path or another', async () => {
+    for (const sameDir of [true, false]) {
+      const ctx = new Procstat();
+      ctx.createValue(null, 'answer', () => 42);
+      const [first, second] = [tempPath(), tempPath()];
+      const results = await Promise.allSettled([ctx.mount(first), ctx.mount(sameDir ? first : second)]);
+      try {
+        expect(results[0].status).to.equal('fulfilled');
+        const refused = results[1] as PromiseRejectedResult;
+        expect(refused.status).to.equal('rejected');
+        expect(refused.reason).to.be.instanceOf(ProcstatError);
+        expect(refused.reason.code).to.equal('EBUSY');
+        expect(refused.reason.message).to.equal('this context is already being mounted (an earlier mount() has not resolved yet); unmount() it first');
+        await expectMountedOnce(ctx, first);
+        expect(await mountsAt(second)).to.equal(0);
+      } finally {
+        await ctx.unmount();
+      }
+      expect(await mountsAt(first)).to.equal(0);
+    }
+  });
+
+  it('unmount() called while mount() runs removes what that mount() makes; mount() then works again', async () => {
+    const ctx = new Procstat();
+    ctx.createValue(null, 'answer', () => 42);
+    const mnt = tempPath();
+    await Promise.all([ctx.mount(mnt), ctx.unmount()]);
+    expect(ctx.mountpoint).to.equal(undefined);
+    expect(await mountsAt(mnt)).to.equal(0);
+    // Called in a row without waiting, mount, unmount, mount leave it mounted once.
+    await Promise.all([ctx.mount(mnt), ctx.unmount(), ctx.mount(mnt)]);
+    try {
+      await expectMountedOnce(ctx, mnt);
+    } finally {
+      await ctx.unmount();
+    }
+    expect(await mountsAt(mnt)).to.equal(0);
+  });
+
+  it('a mount() that fails leaves the context free to mount', async () => {
+    const ctx = new Procstat();
+    const file = tempPath('file');
+    await fs.writeFile(file, 'x');
+    expect((await mountError(ctx, file)).code).to.equal('ENOTDIR');
+    const mnt = await mountTemp(ctx);
+    expect(ctx.mountpoint).to.equal(mnt);
   });
 
   it('defaults to ${XDG_RUNTIME_DIR:-/tmp}/procstat-<uid>/<app>.<pid>, the per-user root 0700', async () => {
@@ -122,6 +183,22 @@ describe('mount', () => {
     const child = serve(['stay', tempPath('nofuse')], { ...process.env, PATH: '/nonexistent' });
     expect(await child.line).to.match(/^ERROR ENODEV fusermount3 was not found.*apt-get install fuse3\)/);
     expect((await child.exited).code).to.equal(3);
+  });
+
+  it('without the native addon, import works and mount() says what to install', async () => {
+    // A copy of the package with neither prebuilds/ nor build/: what a platform without a prebuilt binary gets when its build failed.
+    const root = path.resolve(__dirname, '..', '..');
+    const copy = tempPath('package');
+    await fs.mkdir(copy, { recursive: true });
+    await fs.cp(path.join(root, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
+    for (const file of ['package.json', 'binding.gyp']) await fs.copyFile(path.join(root, file), path.join(copy, file));
+    await fs.symlink(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+    const script = `require(${JSON.stringify(path.join(copy, 'dist', 'src'))}).procstat.mount(${JSON.stringify(tempPath('noaddon'))})` +
+      '.then(() => console.log("MOUNTED"), (e) => console.log(e.code + " " + e.message))';
+    const out = await shOk(`${process.execPath} -e '${script}'`);
+    expect(out).to.match(/^ENODEV procstat's native addon could not be loaded \(No native build was found/);
+    expect(out).to.include('It needs fuse3 (Debian/Ubuntu: apt-get install fuse3)')
+      .and.include('install libfuse3-dev and a C compiler, then run npm rebuild procstat');
   });
 
   it('without libfuse3, the error says to install fuse3', async () => {

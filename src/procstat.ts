@@ -36,6 +36,12 @@ export class Procstat extends EventEmitter {
   /** @internal */
   readonly view: ContextView = { root: this.tree.root, reader: this.reader, updateNesting: () => this.registry.updateNesting() };
   private mounted: Mount | null = null;
+  /** Whether the mount()s and unmount()s called so far leave this context mounted (some may still be running). */
+  private willBeMounted = false;
+  /** Counts mount() and unmount() calls: a failed mount() knows whether a later call has decided since. */
+  private changes = 0;
+  /** The last mount() or unmount() called: each runs after the one before, in call order. */
+  private lastChange: Promise<unknown> = Promise.resolve();
 
   /** The path of the current mount, or undefined when not mounted. */
   get mountpoint(): string | undefined {
@@ -49,17 +55,39 @@ export class Procstat extends EventEmitter {
    * files every `snapshotIntervalMs` (default 1000) instead, with a warning.
    */
   async mount(path?: string, options: MountOptions = {}): Promise<void> {
-    if (this.mounted) {
-      throw new ProcstatError('EBUSY', `this context is already mounted at ${this.mounted.mountpoint}; unmount() it first`);
+    if (this.willBeMounted) {
+      throw new ProcstatError('EBUSY', this.mounted
+        ? `this context is already mounted at ${this.mounted.mountpoint}; unmount() it first`
+        : 'this context is already being mounted (an earlier mount() has not resolved yet); unmount() it first');
     }
-    this.mounted = await mountView(this.view, path, options);
+    this.willBeMounted = true;
+    const call = ++this.changes;
+    try {
+      await this.inTurn(async () => {
+        this.mounted = await mountView(this.view, path, options);
+      });
+    } catch (err) {
+      if (call === this.changes) this.willBeMounted = false;
+      throw err;
+    }
   }
 
-  /** Removes the mount; the tree stays and can be mounted again. */
+  /** Removes the mount; the tree stays and can be mounted again. Called while mount() runs, it removes what that mount() makes. */
   async unmount(): Promise<void> {
-    const mounted = this.mounted;
-    this.mounted = null;
-    await mounted?.unmount();
+    this.willBeMounted = false;
+    this.changes++;
+    await this.inTurn(async () => {
+      const mounted = this.mounted;
+      this.mounted = null;
+      await mounted?.unmount();
+    });
+  }
+
+  /** Runs `change` once the mount() or unmount() called before it has settled. */
+  private inTurn(change: () => Promise<void>): Promise<void> {
+    const run = this.lastChange.then(change, change);
+    this.lastChange = run.catch(() => undefined);
+    return run;
   }
 
   createDirectory(parent: Parent, name: string): DirNode {
