@@ -71,7 +71,9 @@ export function loadAddon(): Addon {
       throw new ProcstatError('ENODEV', 'libfuse3.so.3 is missing: install it (Debian/Ubuntu: apt-get install fuse3), ' +
         'then start the process again', { cause: err });
     }
-    throw new ProcstatError('ENODEV', `procstat's native addon could not be loaded (${message}); on this platform it is ` +
-      'built from source at install: install libfuse3-dev and a C compiler, then npm rebuild procstat', { cause: err });
+    throw new ProcstatError('ENODEV', `procstat's native addon could not be loaded (${message}). It needs fuse3 ` +
+      '(Debian/Ubuntu: apt-get install fuse3). The package carries a prebuilt addon for linux-x64 in prebuilds/; elsewhere, ' +
+      'or if that is gone, it is built from source: install libfuse3-dev and a C compiler, then run npm rebuild procstat',
+    { cause: err });
   }
 }
