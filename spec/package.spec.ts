@@ -169,6 +169,8 @@ describe('the packed package in a fresh app', function () {
   it('works from plain JavaScript with the decorators applied by hand (README "Use it in your app")', async () => {
     const out = await node(['plain.js'], app);
     expect(out.split('\n')).to.include.members(['worker_jobs_done_total{worker="0"} 5', 'worker_concurrency{worker="0"} 4',
-      'worker_queue_depth{worker="0"} 2', 'worker_latency_count{worker="0"} 1']);
+      'worker_queue_depth{worker="0"} 2', 'worker_latency_count{worker="0"} 1',
+      "@Counter on Late.hits: applied after @StatDir, which has read the class's fields already, so it would never show; " +
+      "apply field decorators first, as TypeScript does (by hand: Counter()(Late.prototype, 'hits') before StatDir()(Late))"]);
   });
 });

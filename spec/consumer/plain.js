@@ -25,3 +25,11 @@ worker.jobsDone += 5;
 worker.queue.push('a', 'b');
 worker.latency.addPoint(3);
 console.log(procstat.metrics());
+
+// A field decorator applied after @StatDir would never show: it throws, saying so.
+const Late = StatDir()(class Late {});
+try {
+  Counter()(Late.prototype, 'hits');
+} catch (err) {
+  console.log(err.message);
+}

@@ -37,7 +37,21 @@ export function designType(prototype: object, key: string | symbol): ParameterTy
   return new Map<unknown, ParameterType>([[Number, 'number'], [Boolean, 'boolean'], [String, 'string'], [BigInt, 'bigint']]).get(type);
 }
 
+/** Classes whose fields @StatDir has read (the decorated class and the one it returned): a field decorator comes too late. */
+const fieldsRead = new WeakSet<Function>();
+
+/** How a field's decorator is written: `@Counter` for kind 'counter'. */
+function decoratorName(kind: FieldSpec['kind']): string {
+  return `@${kind[0].toUpperCase()}${kind.slice(1)}`;
+}
+
 export function recordLegacyField(cls: Function, field: FieldSpec): void {
+  if (fieldsRead.has(cls)) {
+    // Only by hand: TypeScript applies field decorators before the class's.
+    throw new ProcstatError('EINVAL', `${decoratorName(field.kind)} on ${cls.name}.${String(field.key)}: applied after @StatDir, ` +
+      `which has read the class's fields already, so it would never show; apply field decorators first, ` +
+      `as TypeScript does (by hand: ${decoratorName(field.kind).slice(1)}()(${cls.name}.prototype, '${String(field.key)}') before StatDir()(${cls.name}))`);
+  }
   const own = legacyFields.get(cls) ?? [];
   own.push(field);
   legacyFields.set(cls, own);
@@ -77,7 +91,7 @@ export function defineSpec(cls: Function, className: string, options: ClassOptio
   const byName = new Map<string, FieldSpec>();
   const dataKeys: (string | symbol)[] = [];
   for (const field of fields) {
-    const where = `@${field.kind === 'stat' ? 'Stat' : field.kind[0].toUpperCase() + field.kind.slice(1)} on ${className}.${String(field.key)}`;
+    const where = `${decoratorName(field.kind)} on ${className}.${String(field.key)}`;
     checkName(field.name, where);
     if (byName.has(field.name)) {
       throw new ProcstatError('EINVAL', `${where}: the file name "${field.name}" is already used by ${className}.${String(byName.get(field.name)!.key)}; pass another name`);
@@ -91,6 +105,7 @@ export function defineSpec(cls: Function, className: string, options: ClassOptio
   }
   const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys };
   defineClassSpec(cls, spec);
+  fieldsRead.add(cls).add(Object.getPrototypeOf(cls));
   return spec;
 }
 
