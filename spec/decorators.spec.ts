@@ -75,6 +75,16 @@ class Derived extends Base {
   @Counter() derivedCount = 2;
 }
 
+let probeCalls = 0;
+
+@StatDir()
+class Probe {
+  @Counter() requests = 7;
+  @Gauge() get expensive() { probeCalls++; return 1; }
+  @Parameter() get level() { probeCalls++; return 3; }
+  set level(value: number) { void value; }
+}
+
 describe(`decorators (${MODE})`, () => {
   let mnt: string;
   const made: object[] = [];
@@ -208,6 +218,21 @@ describe(`decorators (${MODE})`, () => {
     let proto = Object.getPrototypeOf(worker);
     while (!Object.getOwnPropertyDescriptor(proto, 'queueDepth')) proto = Object.getPrototypeOf(proto);
     expect(Object.getOwnPropertyDescriptor(proto, 'queueDepth')!.get, 'the getter is left as written').to.be.a('function');
+  });
+
+  it('a @Counter, @Gauge or @Parameter getter runs only when its own file is read', async () => {
+    const probe = track(new Probe());
+    const dir = `${mnt}/Probe/${(await shOk(`ls ${mnt}/Probe`)).trim().split('\n').pop()}`;
+    probeCalls = 0;
+    expect(await shOk(`cat ${dir}/requests`)).to.equal('7\n');
+    expect((await shOk(`ls ${dir}`)).split('\n')).to.include.members(['expensive', 'level', 'requests']);
+    expect(probeCalls).to.equal(0);
+    expect(await shOk(`cat ${dir}/expensive`)).to.equal('1\n');
+    expect(probeCalls).to.equal(1);
+    expect(await shOk(`cat ${dir}/level`)).to.equal('3\n');
+    expect(probeCalls).to.equal(2);
+    expect((await sh(`bash -c 'echo 4.5 > ${dir}/level'`)).stderr).to.match(/Invalid argument/);
+    void probe;
   });
 
   it('a bad file name is a ProcstatError naming the class and field, when the class is defined', () => {

@@ -28,6 +28,9 @@ function shownAbove(dir: DirNode, value: unknown): boolean {
   for (let node: DirNode | null = dir; node; node = node.parent) if (node instanceof InstanceDir && node.ref.deref() === value) return true;
   return false;
 }
+/** Stands for a getter's value, not read: a plain value, whose type a parameter infers when written. */
+const GETTER_VALUE = 0;
+
 /** The node for a value: statistics and `@StatDir` objects are directories, collections a directory per element. */
 function nodeForValue(name: string, value: unknown, read: () => unknown, registry: InstanceRegistry,
   field?: FieldSpec, write?: (value: unknown) => void): Node {
@@ -75,6 +78,11 @@ export class InstanceDir extends DirNode {
     const field = this.spec.byName.get(name);
     if (!field || this.removed) return undefined;
     const read = () => this.live()[field.key];
+    const write = (v: unknown) => { this.live()[field.key] = v; };
+    if (field.kind !== 'stat' && !this.spec.dataKeys.includes(field.key)) {
+      // A @Counter, @Gauge or @Parameter getter is a file by its kind: it runs when that file is read, not when its directory is listed.
+      return this.cache.get(name, GETTER_VALUE, () => nodeForValue(name, GETTER_VALUE, read, this.registry, field, write));
+    }
     let value: unknown;
     try {
       value = synchronous(read());
@@ -87,7 +95,6 @@ export class InstanceDir extends DirNode {
     }
     const holder = this.ref.deref();
     if (holder && (isCollection(value) || specOfInstance(value)) && this.spec.dataKeys.includes(field.key)) this.registry.holds(holder);
-    const write = (v: unknown) => { this.live()[field.key] = v; };
     return this.cache.get(name, value, () => nodeForValue(name, value, read, this.registry, field, write));
   }
 
