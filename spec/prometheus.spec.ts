@@ -70,6 +70,26 @@ describe('Prometheus view', () => {
     expect(result.output).to.equal('');
   });
 
+  it('a directory named like a label of its own or of the format gets a numbered label, never a label twice', async () => {
+    const ctx = new Procstat();
+    @StatDir({ context: ctx, name: 'value' })
+    class Value { @Gauge() text = 'hello'; }
+    @StatDir({ context: ctx, name: 'quantile' })
+    class Quantile { @Stat() latency = new Histogram([0.5]); }
+    @StatDir({ context: ctx, name: 'tree' })
+    class Tree { @Counter() hits = 1; @Stat() kids = new Map<string, Tree>(); }
+    const root = new Tree();
+    const kid = new Tree();
+    kid.kids.set('g', new Tree());
+    root.kids.set('k', kid);
+    made.push(new Value(), new Quantile(), root);
+    const text = ctx.metrics();
+    expect(text).to.include('value_text_info{value_2="0",value="hello"} 1\n');
+    expect(text).to.include('quantile_latency{quantile_2="0",quantile="0.5"} 0\n');
+    expect(text).to.include('tree_kids_kids_hits_total{tree="0",kids="k",kids_2="g"} 1\n');
+    expect((await promtool(text)).output).to.equal('');
+  });
+
   it('promtool check metrics accepts the output, default process metrics included', async () => {
     const ctx = new Procstat();
     ctx.collectDefaultMetrics();

@@ -66,6 +66,24 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+/** `name`, or `name_2`, `name_3` … whichever `labels` does not have yet (the format refuses a label twice). */
+function freeLabelName(labels: Labels, name: string): string {
+  let free = name;
+  for (let n = 2; labels.some(([k]) => k === free); n++) free = `${name}_${n}`;
+  return free;
+}
+
+/** A directory's label, named after it; numbered when a directory above has the same name. */
+function withLabel(labels: Labels, name: string, value: string): Labels {
+  return [...labels, [freeLabelName(labels, name), value]];
+}
+
+/** The format's own label (`quantile`, `value`) keeps its name: a directory's label of that name is numbered instead. */
+function withOwnLabel(labels: Labels, name: string, value: string): Labels {
+  const free = freeLabelName(labels, name);
+  return [...labels.map(([k, v]): [string, string] => [k === name ? free : k, v]), [name, value]];
+}
+
 function sample(name: string, labels: Labels, value: string): Sample {
   return { name, labels, value };
 }
@@ -150,7 +168,7 @@ export class Exposition {
     } else if (typeof raw === 'string') {
       const name = `${base}_info`;
       if (this.claim(path, 'info', [name])) {
-        this.add(name, 'gauge', help ?? `procstat ${path} (text in the value label)`, sample(name, [...labels, ['value', raw]], '1'));
+        this.add(name, 'gauge', help ?? `procstat ${path} (text in the value label)`, sample(name, withOwnLabel(labels, 'value', raw), '1'));
       }
     }
   }
@@ -164,7 +182,7 @@ export class Exposition {
     const help = `procstat ${parts.join('/')}`;
     if (stats instanceof Histogram) {
       for (const fraction of stats.fractions) {
-        this.add(name, 'summary', help, sample(name, [...labels, ['quantile', String(fraction)]], numberText(stats.percentile(fraction))));
+        this.add(name, 'summary', help, sample(name, withOwnLabel(labels, 'quantile', String(fraction)), numberText(stats.percentile(fraction))));
       }
     }
     this.add(name, 'summary', help, sample(`${name}_sum`, labels, numberText(stats.sum)));
@@ -181,7 +199,7 @@ export class Exposition {
     const dir = node as DirNode;
     if (dir.statistics) return this.statistics(dir.statistics, parts, labels);
     for (const child of dir.children()) {
-      if (dir.childrenAreKeys) this.visit(child, parts, [...labels, [labelName(dir.name), child.name]]);
+      if (dir.childrenAreKeys) this.visit(child, parts, withLabel(labels, labelName(dir.name), child.name));
       else this.visit(child, [...parts, child.name], labels);
     }
   }
