@@ -33,6 +33,15 @@ describe('validateMountOptions', () => {
     }
   });
 
+  it('fallback is \'snapshot\' or left out', () => {
+    for (const bad of ['bogus', 'Snapshot', true, 1]) {
+      const err = refusal({ fallback: bad });
+      expect(err.code).to.equal('EINVAL');
+      expect(err.message).to.match(/^mount\(\) option fallback is .*; use 'snapshot', or leave it out for none$/);
+    }
+    expect(() => validateMountOptions({ fallback: 'snapshot' })).to.not.throw();
+  });
+
   it('issue 11 item 6: valid and absent options pass', () => {
     for (const good of [undefined, {}, { deadlineMs: 1 }, { deadlineMs: 100, snapshotIntervalMs: 1000 }, { deadlineMs: 2.5 },
       { snapshotIntervalMs: MAX_TIMER_MS }, { allowOther: true }, { deadlineMs: undefined }]) {

@@ -1,6 +1,6 @@
 // The runtime alone, without FUSE: formatting, parsing, statistics, names.
 import { expect } from 'chai';
-import { Histogram, Procstat, Series } from '../src';
+import { Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, StatDir } from '../src';
 import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
 import { percentileName } from '../src/runtime/histogram';
@@ -32,6 +32,29 @@ describe('runtime (no FUSE)', () => {
     expect(parseValue('0\n', 'boolean')).to.equal(false);
     expect(() => parseValue('maybe', 'boolean')).to.throw(/not a valid boolean/);
     expect(parseValue(' two words \n', 'string')).to.equal(' two words ');
+  });
+
+  it('bad value and parameter options fail where they are given, naming the item and the fix', () => {
+    const ctx = new Procstat();
+    const set = () => undefined;
+    const refusals: Array<[() => unknown, string]> = [
+      [() => ctx.createParameter(null, 'p', { set, type: 'float' as any }),
+        'createParameter "p": type "float" is not one of int, uint, number, bigint, boolean, string'],
+      [() => ctx.createParameter(null, 'p', { set, min: 10, max: 1 }), 'createParameter "p": min 10 is above max 1, so no value could be written'],
+      [() => ctx.createParameter(null, 'p', { set, min: '1' as any }), 'createParameter "p": min "1" is not a number or bigint'],
+      [() => ctx.createParameter(null, 'p', { set, validate: 5 as any }),
+        'createParameter "p": validate must be a function returning true, false or a message'],
+      [() => ctx.createValue(null, 'v', () => 1, { format: 'octal' as any }),
+        'createValue "v": format "octal" is not \'decimal\', \'hex\', \'address\' or a function'],
+      [() => { class Bad { level = 4; } Parameter({ min: 10, max: 1 })(Bad.prototype, 'level'); return StatDir()(Bad); },
+        '@Parameter on Bad.level: min 10 is above max 1, so no value could be written'],
+      [() => { class Bad { level = 4; } Gauge({ format: 'octal' as any })(Bad.prototype, 'level'); return StatDir()(Bad); },
+        '@Gauge on Bad.level: format "octal" is not \'decimal\', \'hex\', \'address\' or a function'],
+    ];
+    for (const [make, message] of refusals) {
+      expect(make).to.throw(ProcstatError, message).with.property('code', 'EINVAL');
+    }
+    expect(ctx.lookup(null, 'p')).to.equal(undefined);
   });
 
   it('series: Welford mean and sample standard deviation', () => {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ClassOptions, ClassSpec, defineClassSpec, FieldSpec } from '../runtime/class-spec';
 import { ProcstatError } from '../runtime/errors';
+import { checkFileOptions } from '../runtime/file-options';
 import { checkName } from '../runtime/names';
 import { ParameterType } from '../runtime/parse';
 
@@ -93,6 +94,7 @@ export function defineSpec(cls: Function, className: string, options: ClassOptio
   for (const field of fields) {
     const where = `${decoratorName(field.kind)} on ${className}.${String(field.key)}`;
     checkName(field.name, where);
+    checkFileOptions(field, where);
     if (byName.has(field.name)) {
       throw new ProcstatError('EINVAL', `${where}: the file name "${field.name}" is already used by ${className}.${String(byName.get(field.name)!.key)}; pass another name`);
     }

@@ -37,6 +37,10 @@ export function validateMountOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new ProcstatError('EINVAL', `mount() options must be an object, not ${shown(options)}`);
   }
+  const { fallback } = options as { fallback?: unknown };
+  if (fallback !== undefined && fallback !== 'snapshot') {
+    throw new ProcstatError('EINVAL', `mount() option fallback is ${shown(fallback)}; use 'snapshot', or leave it out for none`);
+  }
   for (const name of MILLISECOND_OPTIONS) {
     const value = (options as Record<string, unknown>)[name];
     if (value === undefined) continue;

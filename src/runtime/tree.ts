@@ -1,5 +1,6 @@
 import { aggregatorFile } from './aggregator';
 import { ProcstatError } from './errors';
+import { checkFileOptions } from './file-options';
 import { Histogram } from './histogram';
 import { histogramDirectory, parameterFile, ParameterOptions, seriesDirectory, StartEndSource, startEndDirectory, valueFile, ValueOptions } from './items';
 import { checkName } from './names';
@@ -50,10 +51,12 @@ export class StatsTree {
   }
 
   createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
+    checkFileOptions(options, `createValue ${JSON.stringify(name)}`);
     return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options));
   }
 
   createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
+    checkFileOptions(options, `createParameter ${JSON.stringify(name)}`);
     return this.attach(parent, parameterFile(checkName(name, 'createParameter'), options));
   }
 
