@@ -85,6 +85,12 @@ class Probe {
   set level(value: number) { void value; }
 }
 
+@StatDir()
+class Holder {
+  @Stat() scores = new Map<string, number>(Array.from({ length: 8 }, (_, i) => [`k${i}`, i]));
+  @Stat() sizes = Array.from({ length: 8 }, (_, i) => i);
+}
+
 describe(`decorators (${MODE})`, () => {
   let mnt: string;
   const made: object[] = [];
@@ -233,6 +239,23 @@ describe(`decorators (${MODE})`, () => {
     expect(probeCalls).to.equal(2);
     expect((await sh(`bash -c 'echo 4.5 > ${dir}/level'`)).stderr).to.match(/Invalid argument/);
     void probe;
+  });
+
+  it('an element that left its array or Map reads ENOENT at once, not an empty value', async () => {
+    const holder = track(new Holder());
+    const dir = `${mnt}/Holder/${(await shOk(`ls ${mnt}/Holder`)).trim().split('\n').pop()}`;
+    expect(await shOk(`cd ${dir} && cat scores/k7 sizes/7`)).to.equal('7\n7\n');
+    // Each read comes right after its element left, before a refresh round could notice (one each 100 ms).
+    for (let i = 7; i > 0; i--) {
+      holder.scores.delete(`k${i}`);
+      holder.sizes.pop();
+      for (const gone of [`scores/k${i}`, `sizes/${i}`]) {
+        const read = await sh(`cat ${dir}/${gone}`);
+        expect(read.stdout, gone).to.equal('');
+        expect(read.stderr, gone).to.match(/No such file or directory/);
+      }
+    }
+    expect(await shOk(`cd ${dir} && cat scores/k0 sizes/0`)).to.equal('0\n0\n');
   });
 
   it('a bad file name is a ProcstatError naming the class and field, when the class is defined', () => {

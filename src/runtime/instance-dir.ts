@@ -152,7 +152,11 @@ export class CollectionDir extends DirNode {
       this.cache.forget(name);
       return undefined;
     }
-    const read = () => this.elements().find(([key]) => key === name)?.[1];
+    const read = () => {
+      const current = this.elements().find(([key]) => key === name);
+      if (!current) throw new ProcstatError('ENOENT', `${this.pathFrom(null)}/${name} is gone: its element left the ${this.name} collection`);
+      return current[1];
+    };
     return this.cache.get(name, entry[1], () => nodeForValue(name, entry[1], read, this.registry));
   }
 
