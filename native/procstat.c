@@ -955,7 +955,7 @@ static const char *const xattr_names[X_COUNT] = { "user.procstat.kind", "user.pr
 /** procstat/'s own files describe themselves the same way. */
 static const char *const local_descriptions[LOCAL_KINDS][X_COUNT] = {
   [LOCAL_BLOCKED_MS] = { "gauge", "how long the event loop has not answered (0 when it is healthy)", "ms" },
-  [LOCAL_STALE_READS] = { "counter", "reads answered at the deadline with the last content or EAGAIN", NULL },
+  [LOCAL_STALE_READS] = { "counter", "reads answered at the deadline with the last content served (a read answered EAGAIN is not counted)", NULL },
   [LOCAL_STALL_STACK] = { "stat", "the blocked main thread's stack while the event loop is stalled", NULL },
   [LOCAL_STALL_COUNT] = { "counter", "stalls of the event loop past the threshold", NULL },
   [LOCAL_STALL_LONGEST] = { "gauge", "the longest stall of the event loop", "ms" },

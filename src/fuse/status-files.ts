@@ -14,7 +14,7 @@ export function statusDirectory(status: () => MountStatus): DirNode {
   procstat.add(valueFile('event_loop_blocked', () => status().blockedMs / 1000,
     { metric: 'gauge', unit: 'seconds', help: 'how long the event loop has not answered (0 when it is healthy)' }));
   procstat.add(valueFile('stale_reads', () => status().staleReads,
-    { metric: 'counter', help: 'reads answered at the deadline with the last content or EAGAIN' }));
+    { metric: 'counter', help: 'reads answered at the deadline with the last content served (a read answered EAGAIN is not counted)' }));
   const stall = procstat.add(new DirNode('stall'));
   stall.add(valueFile('count', () => status().stalls, { metric: 'counter', help: 'stalls of the event loop past the threshold' }));
   stall.add(valueFile('longest', () => status().longestStallMs / 1000, { metric: 'gauge', unit: 'seconds', help: 'the longest stall of the event loop' }));
