@@ -138,7 +138,26 @@ describe('mount', () => {
     const mnt = await mountTemp(first);
     const error = await mountError(new Procstat(), mnt);
     expect(error.code).to.equal('EBUSY');
-    expect(error.message).to.include(`${mnt} is busy`).and.include(`fusermount -u ${mnt}`);
+    expect(error.message).to.include(`${mnt} is busy`).and.include(`fusermount3 -u ${mnt})`);
+  });
+
+  it('the busy-path message quotes a path the shell would split', async () => {
+    const mnt = `${tempPath()} it's`;
+    const first = new Procstat();
+    await first.mount(mnt);
+    try {
+      const error = await mountError(new Procstat(), mnt);
+      expect(error.code).to.equal('EBUSY');
+      expect(error.message).to.include(`(fusermount3 -u '${mnt.replace("'", "'\\''")}')`);
+    } finally {
+      await first.unmount();
+    }
+  });
+
+  it('a mountpoint that cannot be created is refused at once (Node\'s recursive mkdir loops forever under /proc)', async () => {
+    const error = await mountError(new Procstat(), '/proc/1/procstat-spec');
+    expect(error.code).to.equal('EINVAL');
+    expect(error.message).to.match(/^cannot create \/proc\/1\/procstat-spec as a mountpoint: ENOENT/);
   });
 
   it('recovers a stale mount left by a killed process', async () => {

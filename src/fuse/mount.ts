@@ -80,6 +80,21 @@ function unmountStale(mountpoint: string): Promise<void> {
   return run('fusermount3', ['-uz', '--', mountpoint]).catch(() => undefined);
 }
 
+/** A path as one shell word, for the commands an error message suggests. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir never returns for some paths (under
+ * /proc it retries forever), a plain mkdir fails there.
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; !(await fs.stat(d).then(() => true, () => false)); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+}
+
 /**
  * Makes `mountpoint` a usable directory: created if missing, a stale mount of a dead process
  * ("Transport endpoint is not connected") unmounted, a live mount or a non-directory refused.
@@ -92,7 +107,9 @@ async function prepare(mountpoint: string): Promise<boolean> {
   }
   if (stat instanceof Error) {
     if (stat.code !== 'ENOENT') throw new ProcstatError('EINVAL', `cannot use ${mountpoint} as a mountpoint: ${stat.message}`);
-    await fs.mkdir(mountpoint, { recursive: true });
+    await makeDirectories(mountpoint).catch((err: Error) => {
+      throw new ProcstatError('EINVAL', `cannot create ${mountpoint} as a mountpoint: ${err.message}`);
+    });
     return true;
   }
   if (!stat.isDirectory()) {
@@ -101,7 +118,7 @@ async function prepare(mountpoint: string): Promise<boolean> {
   const parent = await fs.stat(path.dirname(mountpoint));
   if (parent.dev !== stat.dev) {
     throw new ProcstatError('EBUSY', `${mountpoint} is busy: something is already mounted there. ` +
-      `Unmount it (fusermount -u ${mountpoint}) or choose another path`);
+      `Unmount it (fusermount3 -u ${shellWord(mountpoint)}) or choose another path`);
   }
   return false;
 }
