@@ -101,6 +101,14 @@ describe('C library test cases on a real mount', () => {
     expect((await sh(`ls ${mnt}/pairs/s1`)).code).to.not.equal(0);
   });
 
+  it('a start/end pair of plain values is read from its object at every read', async () => {
+    const window = { start: 1, end: 2n };
+    ctx.createStartEnd(null, 'window', window);
+    expect(await shOk(`cat ${mnt}/window/start ${mnt}/window/end`)).to.equal('1\n2\n');
+    window.end = 5n;
+    expect(await shOk(`cat ${mnt}/window/end`)).to.equal('5\n');
+  });
+
   it('ten series s1…s10 each expose all series files', async () => {
     for (let i = 1; i <= 10; i++) ctx.createSeries(null, `s${i}`);
     const expected = 'avg count get_reset_interval_sec last max mean min reset reset_interval_sec stddev sum';

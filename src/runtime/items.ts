@@ -120,15 +120,19 @@ export function histogramDirectory(name: string, histogram: Histogram): DirNode 
   return statisticsDirectory(name, histogram, ['sum', 'count', 'last', 'avg'], percentiles);
 }
 
+/** `start` and `end`: each a function called at every read, or a value, read from this object at every read. */
 export interface StartEndSource {
-  start: () => unknown;
-  end: () => unknown;
+  start: unknown;
+  end: unknown;
 }
 
 export function startEndDirectory(name: string, source: StartEndSource | StartEnd): DirNode {
-  const pair = source instanceof StartEnd ? { start: () => source.start, end: () => source.end } : source;
+  const side = (key: 'start' | 'end') => {
+    const value = source[key];
+    return typeof value === 'function' ? value as () => unknown : () => source[key];
+  };
   const dir = new DirNode(name);
-  dir.add(valueFile('start', pair.start));
-  dir.add(valueFile('end', pair.end));
+  dir.add(valueFile('start', side('start')));
+  dir.add(valueFile('end', side('end')));
   return dir;
 }
