@@ -275,6 +275,21 @@ describe(`decorators (${MODE})`, () => {
       return ReadOnly;
     };
     expect(getterOnly).to.throw(ProcstatError, /@Parameter on ReadOnly\.level: a getter without a setter cannot be a parameter/);
+    const sameName = () => {
+      @StatDir()
+      class Dup {
+        @Counter('x') a = 1;
+        @Counter('x') b = 2;
+      }
+      return Dup;
+    };
+    expect(sameName).to.throw(ProcstatError, '@Counter on Dup.b: the file name "x" is already used by Dup.a; pass another name');
+    const reserved = () => {
+      @StatDir({ name: 'procstat' })
+      class Status { @Counter() n = 0; }
+      return Status;
+    };
+    expect(reserved).to.throw(ProcstatError, '@StatDir on class Status: "procstat" is reserved at the mount root');
   });
 
   it('instances made before mount() appear once it mounts', async () => {

@@ -57,6 +57,13 @@ describe('runtime (no FUSE)', () => {
     expect(ctx.lookup(null, 'p')).to.equal(undefined);
   });
 
+  it('release() of something that is not an object is EINVAL saying what it takes', () => {
+    const ctx = new Procstat();
+    for (const [bad, shown] of [[null, 'null'], [undefined, 'undefined'], [5, 'number']] as const) {
+      expect(() => ctx.release(bad as any)).to.throw(ProcstatError, `release() takes a @StatDir instance, not ${shown}`);
+    }
+  });
+
   it('series: Welford mean and sample standard deviation', () => {
     const series = new Series();
     for (const v of [2, 4, 4, 4, 5, 5, 7, 9]) series.addPoint(v);

@@ -65,11 +65,18 @@ export function recordTc39Field(context: Tc39Context, field: FieldSpec): void {
   (metadata[FIELDS] as FieldSpec[]).push(field);
 }
 
-/** Fields from the root class down to `cls`; a subclass field of the same name replaces its parent's. */
+/**
+ * Fields from the root class down to `cls`; a subclass's fields replace its parent's of the same
+ * name. Two of one class with one name are both kept, for defineSpec to refuse.
+ */
 function mergeFields(ownListsFromRoot: FieldSpec[][]): FieldSpec[] {
-  const byName = new Map<string, FieldSpec>();
-  for (const list of ownListsFromRoot) for (const field of list) byName.set(field.name, field);
-  return [...byName.values()];
+  const byName = new Map<string, FieldSpec[]>();
+  for (const list of ownListsFromRoot) {
+    const own = new Map<string, FieldSpec[]>();
+    for (const field of list) own.set(field.name, [...(own.get(field.name) ?? []), field]);
+    for (const [name, fields] of own) byName.set(name, fields);
+  }
+  return [...byName.values()].flat();
 }
 
 export function legacyFieldsOf(cls: Function): FieldSpec[] {
@@ -89,6 +96,10 @@ export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): Fie
 /** Checks a class's decorator arguments when the class is defined; errors name the class and field. */
 export function defineSpec(cls: Function, className: string, options: ClassOptions, fields: FieldSpec[]): ClassSpec {
   const dirName = checkName(options.name ?? className, `@StatDir on class ${className}`);
+  if (dirName === 'procstat') {
+    throw new ProcstatError('EINVAL', `@StatDir on class ${className}: "procstat" is reserved at the mount root for the mount's own status; ` +
+      `give the class another name with @StatDir({ name: '…' })`);
+  }
   const byName = new Map<string, FieldSpec>();
   const dataKeys: (string | symbol)[] = [];
   for (const field of fields) {

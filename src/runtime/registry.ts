@@ -51,6 +51,9 @@ export class Registry implements ClassRegistry {
    * entry goes when the object is collected, or when a new instance takes its key.)
    */
   release(obj: object): void {
+    if (typeof obj !== 'object' || obj === null) {
+      throw new ProcstatError('EINVAL', `release() takes a @StatDir instance, not ${obj === null ? 'null' : typeof obj}`);
+    }
     const spec = specOfInstance(obj);
     if (spec && !this.isReleased(obj)) this.census.released(spec);
     released.set(obj);
