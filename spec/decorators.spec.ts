@@ -91,6 +91,13 @@ class Holder {
   @Stat() sizes = Array.from({ length: 8 }, (_, i) => i);
 }
 
+@StatDir({ key: 'name' })
+class Peer {
+  @Counter() n = 0;
+  @Stat() peer: Peer | null = null;
+  constructor(readonly name: string) {}
+}
+
 describe(`decorators (${MODE})`, () => {
   let mnt: string;
   const made: object[] = [];
@@ -256,6 +263,19 @@ describe(`decorators (${MODE})`, () => {
       }
     }
     expect(await shOk(`cd ${dir} && cat scores/k0 sizes/0`)).to.equal('0\n0\n');
+  });
+
+  it('an object given to an empty @Stat field later is shown under it, not also at the top; released, the holder gives it back at once', async () => {
+    const listed = async () => (await shOk(`ls ${mnt}/Peer`)).trim().split('\n');
+    for (let i = 0; i < 4; i++) {
+      const [holder, held] = [track(new Peer(`holder${i}`)), track(new Peer(`held${i}`))];
+      holder.peer = held;
+      await new Promise((resolve) => setTimeout(resolve, 250)); // a refresh round reads the field
+      expect(await listed()).to.include(`holder${i}`).and.not.include(`held${i}`);
+      expect(await shOk(`cat ${mnt}/Peer/holder${i}/peer/n`)).to.equal('0\n');
+      procstat.release(holder);
+      expect(await listed()).to.include(`held${i}`).and.not.include(`holder${i}`);
+    }
   });
 
   it('a bad file name is a ProcstatError naming the class and field, when the class is defined', () => {

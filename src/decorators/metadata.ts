@@ -116,7 +116,8 @@ export function defineSpec(cls: Function, className: string, options: ClassOptio
     if (!accessor?.get) dataKeys.push(field.key);
     byName.set(field.name, field);
   }
-  const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys };
+  const statDataKeys = fields.filter((field) => field.kind === 'stat' && dataKeys.includes(field.key)).map((field) => field.key);
+  const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys, statDataKeys };
   defineClassSpec(cls, spec);
   fieldsRead.add(cls).add(Object.getPrototypeOf(cls));
   return spec;

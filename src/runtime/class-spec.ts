@@ -41,6 +41,8 @@ export interface ClassSpec {
   readonly byName: ReadonlyMap<string, FieldSpec>;
   /** Keys of the fields that are data properties (not getters): the ones read at registration. */
   readonly dataKeys: readonly (string | symbol)[];
+  /** Of those, the `@Stat` ones: they may be given a `@StatDir` object or a collection later (`peer = null` now). */
+  readonly statDataKeys: readonly (string | symbol)[];
 }
 
 const specs = new WeakMap<Function, ClassSpec>();

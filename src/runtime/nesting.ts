@@ -34,6 +34,7 @@ export class Nesting {
   private readonly holding = new ObjectFlag('procstat.holder');
   /** A collected holder's entry goes, even in a tree that is never listed (and so never updated). */
   private readonly finalizer = new FinalizationRegistry<WeakRef<object>>((ref) => this.holders.delete(ref));
+  private updateQueued = false;
 
   constructor(private readonly host: NestingHost) {}
 
@@ -42,9 +43,19 @@ export class Nesting {
    * (it is listed itself, so they stay reachable), not a second time at the top level.
    */
   register(obj: object): void {
-    if (!this.holdsAny(obj)) return;
+    if (!this.mayHold(obj)) return;
     this.holds(obj);
     for (const held of this.heldBy(obj)) this.host.classDirOf(held)?.nest(held);
+  }
+
+  /** A holder was released: what it held is listed again before this tick ends, not a refresh round later. */
+  released(obj: object): void {
+    if (!this.holding.has(obj) || this.updateQueued) return;
+    this.updateQueued = true;
+    queueMicrotask(() => {
+      this.updateQueued = false;
+      this.update();
+    });
   }
 
   /** `obj` was seen holding a `@StatDir` object or a collection in a data field: read it on every update. */
@@ -97,11 +108,14 @@ export class Nesting {
     return nested;
   }
 
-  private holdsAny(obj: object): boolean {
-    return specOfInstance(obj)!.dataKeys.some((key) => {
+  /** Holds a `@StatDir` object or a collection in a data field, or may be given one: a `@Stat` data field that is still empty. */
+  private mayHold(obj: object): boolean {
+    const spec = specOfInstance(obj)!;
+    const holds = (key: string | symbol) => {
       const value = (obj as any)[key];
       return isCollection(value) || specOfInstance(value) !== undefined;
-    });
+    };
+    return spec.dataKeys.some(holds) || spec.statDataKeys.some((key) => (obj as any)[key] === null || (obj as any)[key] === undefined);
   }
 
   /** The unreleased `@StatDir` objects `holder`'s data fields show: the fields' values and their arrays' and Maps' elements. */

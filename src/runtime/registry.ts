@@ -58,6 +58,7 @@ export class Registry implements ClassRegistry {
     if (spec && !this.isReleased(obj)) this.census.released(spec);
     released.set(obj);
     this.classDirOf(obj)?.hide(obj);
+    this.nesting.released(obj);
     const singleton = this.singletonDirOf(obj);
     if (singleton) this.root.delete(singleton);
   }
