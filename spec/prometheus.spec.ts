@@ -90,6 +90,15 @@ describe('Prometheus view', () => {
     expect((await promtool(text)).output).to.equal('');
   });
 
+  it('a counter named …_total gets its unit before _total, once', async () => {
+    const ctx = new Procstat();
+    ctx.createValue(null, 'busy_seconds_total', () => 3, { metric: 'counter', unit: 'seconds' });
+    ctx.createValue(null, 'sent_total', () => 4, { metric: 'counter', unit: 'bytes' });
+    const text = ctx.metrics();
+    expect(text).to.include('\nbusy_seconds_total 3\n').and.include('\nsent_bytes_total 4\n');
+    expect((await promtool(text)).output).to.equal('');
+  });
+
   it('promtool check metrics accepts the output, default process metrics included', async () => {
     const ctx = new Procstat();
     ctx.collectDefaultMetrics();

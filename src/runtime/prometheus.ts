@@ -156,13 +156,15 @@ export class Exposition {
     } catch {
       return; // a throwing getter is EIO on the mount, reported once by the reader; here it is left out
     }
-    const base = withUnit(metricName([this.prefix, ...parts].filter(Boolean)), unit);
+    const counter = metric === 'counter';
+    const plain = metricName([this.prefix, ...parts].filter(Boolean));
+    // A counter's `_total` goes after its unit, also when its file is already named `…_total`.
+    const base = withUnit(counter ? plain.replace(/_total$/, '') : plain, unit);
     const path = parts.join('/');
     const help = file.behavior.help === undefined ? undefined : escapeHelp(file.behavior.help);
     const number = numeric(raw);
     if (number !== undefined) {
-      const counter = metric === 'counter';
-      const name = counter && !base.endsWith('_total') ? `${base}_total` : base;
+      const name = counter ? `${base}_total` : base;
       const type = counter ? 'counter' : 'gauge';
       if (this.claim(path, type, [name])) this.add(name, type, help ?? `procstat ${path}`, sample(name, labels, number));
     } else if (typeof raw === 'string') {
