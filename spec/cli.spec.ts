@@ -67,6 +67,14 @@ describe('procstat command', () => {
       'procstat ls lists every user\'s, give a path to read one\n');
   });
 
+  it('ls -l and dump of a path that is not there both fail with exit code 1, saying so', async () => {
+    for (const command of ['ls -l', 'dump']) {
+      const run = await sh(`${CLI} ${command} ${t.mnt}/nope`);
+      expect(run.code, command).to.equal(1);
+      expect(run.stderr, command).to.equal(`procstat: ${t.mnt}/nope: no such file or directory\n`);
+    }
+  });
+
   it('set writes a parameter, and says plainly when the value is refused', async () => {
     expect((await sh(`${CLI} set ${t.mnt}/limit 42`)).code).to.equal(0);
     expect(t.limit).to.equal(42);

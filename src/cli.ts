@@ -162,7 +162,8 @@ function describedAs({ kind, help, unit }: Description): string {
 async function listFiles(arg: string | undefined): Promise<void> {
   const rows: string[][] = [['KIND', 'UNIT', 'PATH', 'HELP']];
   for (const root of roots(arg)) {
-    for (const file of await filesBelow(root).catch((err) => { console.error(`procstat: skipped ${err.message}`); return []; })) {
+    // As dump: a path given that cannot be read is an error; one of several mounts is skipped.
+    for (const file of await filesBelow(root).catch((err) => { if (arg) throw err; console.error(`procstat: skipped ${err.message}`); return []; })) {
       const { kind, unit, help } = describe(file);
       rows.push([kind ?? '-', unit ?? '-', file, help ?? '']);
     }
