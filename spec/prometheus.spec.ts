@@ -140,6 +140,10 @@ describe('Prometheus view', () => {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(response.headers.get('content-type')).to.equal('text/plain; version=0.0.4; charset=utf-8');
       expect(await response.text()).to.include('api_requests_total{api="7070"} 3');
+      const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' });
+      expect([head.status, await head.text()]).to.deep.equal([200, '']);
+      const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' });
+      expect([post.status, post.headers.get('allow')]).to.deep.equal([405, 'GET, HEAD']);
     } finally {
       server.close();
     }
