@@ -98,6 +98,15 @@ class Peer {
   constructor(readonly name: string) {}
 }
 
+@StatDir()
+class Plainly {
+  @Counter() base = 1;
+}
+
+class Undecorated extends Plainly {
+  @Counter() extra = 2;
+}
+
 describe(`decorators (${MODE})`, () => {
   let mnt: string;
   const made: object[] = [];
@@ -276,6 +285,22 @@ describe(`decorators (${MODE})`, () => {
       procstat.release(holder);
       expect(await listed()).to.include(`held${i}`).and.not.include(`holder${i}`);
     }
+  });
+
+  it('a subclass with decorated fields but no @StatDir of its own is warned of once, naming the fix', async () => {
+    const warnings: string[] = [];
+    const listen = (warning: Error) => { if (warning.name === 'ProcstatWarning') warnings.push(warning.message); };
+    process.on('warning', listen);
+    try {
+      track(new Undecorated());
+      track(new Undecorated());
+      track(new Plainly());
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listen);
+    }
+    expect(warnings).to.deep.equal(['Undecorated has decorated fields but no @StatDir of its own, so they are not shown: its instances ' +
+      'are shown as Plainly instances with Plainly\'s fields; add @StatDir() to Undecorated']);
   });
 
   it('a bad file name is a ProcstatError naming the class and field, when the class is defined', () => {

@@ -85,6 +85,15 @@ export function legacyFieldsOf(cls: Function): FieldSpec[] {
   return mergeFields(lists);
 }
 
+/** True when `cls` itself has decorated fields (not only inherited ones). */
+export function hasOwnFields(cls: Function): boolean {
+  if (legacyFields.has(cls)) return true;
+  // A class with decorators has its own metadata object; one without inherits its parent's.
+  const key = (Symbol as { metadata?: symbol }).metadata!;
+  const metadata = Object.prototype.hasOwnProperty.call(cls, key) ? (cls as any)[key] : undefined;
+  return metadata != null && Object.prototype.hasOwnProperty.call(metadata, FIELDS);
+}
+
 export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): FieldSpec[] {
   const lists: FieldSpec[][] = [];
   for (let m: any = metadata; m; m = Object.getPrototypeOf(m)) {

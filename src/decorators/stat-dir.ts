@@ -2,7 +2,7 @@ import type { Procstat } from '../procstat';
 import { ClassOptions, ClassSpec } from '../runtime/class-spec';
 import { ProcstatError } from '../runtime/errors';
 import { getDefaultContext } from '../runtime/default-context';
-import { defineSpec, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
+import { defineSpec, hasOwnFields, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
 
 /** The registering subclasses made by @StatDir, to find an instance's most derived one. */
 const wrappers = new WeakSet<Function>();
@@ -10,6 +10,24 @@ const wrappers = new WeakSet<Function>();
 function nearestWrapper(cls: Function): Function | undefined {
   for (let c: any = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) if (wrappers.has(c)) return c;
   return undefined;
+}
+
+/** Subclasses already checked for decorated fields of their own. */
+const checkedSubclasses = new WeakSet<Function>();
+
+/**
+ * A subclass without @StatDir registers as its @StatDir parent, whose spec does not have the
+ * subclass's own decorated fields: warned once per class, naming the fix.
+ */
+function warnOfUndecoratedSubclass(cls: Function, wrapper: Function): void {
+  for (let c: any = cls; c !== wrapper; c = Object.getPrototypeOf(c)) {
+    if (checkedSubclasses.has(c)) continue;
+    checkedSubclasses.add(c);
+    if (hasOwnFields(c)) {
+      process.emitWarning(`${c.name} has decorated fields but no @StatDir of its own, so they are not shown: its instances ` +
+        `are shown as ${wrapper.name} instances with ${wrapper.name}'s fields; add @StatDir() to ${c.name}`, 'ProcstatWarning');
+    }
+  }
 }
 
 export interface StatDirOptions<T = any> extends ClassOptions<T> {
@@ -43,7 +61,9 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       [className]: class extends cls {
         constructor(...args: any[]) {
           super(...args);
-          if (nearestWrapper(new.target) === Registering) (options.context ?? getDefaultContext()).registry.register(this, spec);
+          if (nearestWrapper(new.target) !== Registering) return;
+          if (new.target !== Registering) warnOfUndecoratedSubclass(new.target, Registering);
+          (options.context ?? getDefaultContext()).registry.register(this, spec);
         }
       },
     }[className];
