@@ -159,6 +159,12 @@ describe('Prometheus view', () => {
     const text = await registry.metrics();
     expect(text).to.include('# TYPE svc_requests_total counter\nsvc_requests_total 41');
     expect((await promtool(text)).code).to.equal(0);
+    // A scrape right after another sees what changed in between.
+    requests = 42;
+    const first = await registry.metrics();
+    requests = 43;
+    const second = await registry.metrics();
+    expect([first, second].map((scrape) => /svc_requests_total (\d+)/.exec(scrape)![1])).to.deep.equal(['42', '43']);
   });
 });
 

@@ -14,11 +14,12 @@ export interface PromClientRegistry {
  */
 export function registerWithPromClient(ctx: Procstat, registry: PromClientRegistry, options: { prefix?: string } = {}): void {
   let snapshot: Exposition | null = null;
-  // One walk of the tree per scrape: every family's get() in the same tick shares it.
+  // One walk of the tree per scrape: prom-client calls every family's get() in one synchronous loop,
+  // which shares it; the next scrape, even one awaited right after, walks again.
   const current = (): Exposition => {
     if (!snapshot) {
       snapshot = ctx.collectMetrics(options);
-      setImmediate(() => { snapshot = null; });
+      queueMicrotask(() => { snapshot = null; });
     }
     return snapshot;
   };
