@@ -57,6 +57,19 @@ describe('runtime (no FUSE)', () => {
     expect(ctx.lookup(null, 'p')).to.equal(undefined);
   });
 
+  it('a parameter that holds a Date takes ISO-8601 dates; anything else is EINVAL and keeps the Date', () => {
+    const ctx = new Procstat();
+    let deadline = new Date(Date.UTC(2026, 0, 2));
+    const file = ctx.createParameter(null, 'deadline', { get: () => deadline, set: (value: Date) => { deadline = value; } });
+    ctx.reader.writeFile(file, '2026-03-04T05:06:07.000Z\n');
+    expect(deadline).to.be.instanceOf(Date);
+    expect(deadline.toISOString()).to.equal('2026-03-04T05:06:07.000Z');
+    for (const bad of ['garbage', '1', '', '2026-13-45']) {
+      expect(() => ctx.reader.writeFile(file, `${bad}\n`), bad).to.throw(ProcstatError, 'is not a valid date; write it as ISO-8601');
+    }
+    expect(deadline.toISOString()).to.equal('2026-03-04T05:06:07.000Z');
+  });
+
   it('release() of something that is not an object is EINVAL saying what it takes', () => {
     const ctx = new Procstat();
     for (const [bad, shown] of [[null, 'null'], [undefined, 'undefined'], [5, 'number']] as const) {

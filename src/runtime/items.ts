@@ -2,7 +2,7 @@ import { ProcstatError } from './errors';
 import { formatDecimal, formatterFor, ValueFormat } from './format';
 import { Histogram, percentileName } from './histogram';
 import { DirNode, FileBehavior, FileNode, MetricKind } from './nodes';
-import { inferType, MAX_WRITE_BYTES, ParameterType, parseValue } from './parse';
+import { inferType, MAX_WRITE_BYTES, ParameterType, parseDate, parseValue } from './parse';
 import { synchronous } from './read';
 import { Series } from './series';
 import { StartEnd } from './start-end';
@@ -56,8 +56,8 @@ export function parameterWriter(options: ParameterOptions): (text: string) => vo
     if (Buffer.byteLength(text) > MAX_WRITE_BYTES) {
       throw new ProcstatError('EINVAL', `a write of more than ${MAX_WRITE_BYTES} bytes is refused`);
     }
-    const type = options.type ?? (options.get ? inferType(options.get()) : 'string');
-    const value = parseValue(text, type);
+    const current = options.type === undefined && options.get ? options.get() : undefined;
+    const value = current instanceof Date ? parseDate(text) : parseValue(text, options.type ?? (options.get ? inferType(current) : 'string'));
     checkRange(value, options);
     const verdict = options.validate ? options.validate(value) : true;
     if (verdict !== true) {

@@ -8,6 +8,8 @@ export const MAX_WRITE_BYTES = 4096;
 
 const INTEGER = /^[+-]?(?:\d+|0[xX][0-9a-fA-F]+)$/;
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** An ISO-8601 date, as a Date file prints (`2026-01-02T03:04:05.000Z`), or a shorter form of it. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
@@ -52,6 +54,16 @@ export function parseValue(raw: string, type: ParameterType): unknown {
       throw invalid(text, type);
     }
   }
+}
+
+/** A write to a parameter that holds a Date: an ISO-8601 date, else EINVAL (never a string in its place). */
+export function parseDate(raw: string): Date {
+  const text = (raw.endsWith('\n') ? raw.slice(0, -1) : raw).trim();
+  const date = new Date(text);
+  if (!ISO_DATE.test(text) || Number.isNaN(date.getTime())) {
+    throw new ProcstatError('EINVAL', `${JSON.stringify(text.slice(0, 40))} is not a valid date; write it as ISO-8601, e.g. 2026-01-02T03:04:05.000Z`);
+  }
+  return date;
 }
 
 /** The parameter type that fits a current value (`4` → int, `0.5` → number, `4n` → bigint). */
