@@ -51,6 +51,7 @@ describe('runtime (no FUSE)', () => {
       [() => { class Bad { level = 4; } Gauge({ format: 'octal' as any })(Bad.prototype, 'level'); return StatDir()(Bad); },
         '@Gauge on Bad.level: format "octal" is not \'decimal\', \'hex\', \'address\' or a function'],
     ];
+    refusals.push([() => StatDir()(StatDir()(class Twice {})), '@StatDir on Twice: the class is already a @StatDir class; apply @StatDir once']);
     for (const [make, message] of refusals) {
       expect(make).to.throw(ProcstatError, message).with.property('code', 'EINVAL');
     }

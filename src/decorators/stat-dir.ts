@@ -54,6 +54,10 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       throw new ProcstatError('EINVAL', `@StatDir on ${className}: context must be a Procstat (new Procstat() or procstat), ` +
         `not ${options.context === null ? 'null' : typeof options.context}; leave it out to register with the global procstat`);
     }
+    if (wrappers.has(cls)) {
+      throw new ProcstatError('EINVAL', `@StatDir on ${className}: the class is already a @StatDir class; apply @StatDir once ` +
+        '(a subclass may have its own)');
+    }
     const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
     let spec: ClassSpec;
     const Registering = {
