@@ -97,6 +97,7 @@ typedef struct handle {
   char *pending;
   size_t pending_len;
   uint64_t written;               /* offset the next write must start at */
+  uint64_t writer;                /* the lock owner (the writing process's file table) of the pending bytes */
   uint8_t refused;                /* the value being written grew past MAX_PENDING_WRITE: its rest is refused too */
 } handle_t;
 
@@ -794,8 +795,9 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
 }
 
 /**
- * A value is applied once, whole: at a write that ends with a newline, else when the file is
- * closed (flush). Pieces must follow each other; a write elsewhere cannot make a value.
+ * A value is applied once, whole: at a write that ends with a newline, else when the process that
+ * wrote it closes the file (its flush), else when the last descriptor goes (release). Pieces must
+ * follow each other; a write elsewhere cannot make a value.
  */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
@@ -821,6 +823,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
       h->pending = grown;
       h->pending_len += size;
       h->written += size;
+      h->writer = fi->lock_owner;
       if (size > 0 && buf[size - 1] == '\n') apply_write(m, req, h, size, 0);
       else { out_t *o = later(OUT_WRITE, req); if (o) o->count = size; }
     }
@@ -836,8 +839,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   if (h->refused) {
     h->refused = 0;
     later_err(req, EINVAL);               /* close() reports the refused value */
-  } else if (h->pending_len > 0) apply_write(m, req, h, 0, 1);
-  else later_err(req, 0);
+  } else if (h->pending_len > 0 && fi->lock_owner == h->writer) apply_write(m, req, h, 0, 1);
+  else later_err(req, 0);                 /* nothing pending, or another process closing a descriptor it inherited */
   pthread_mutex_unlock(&m->lock);
   send_later();
   (void)ino;
@@ -848,6 +851,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, ino);
+  // Bytes no close of their writer applied (the last descriptor was another process's): applied now,
+  // the release answered when it is (nobody waits to hear an error).
+  int applying = n && !n->gone && h->pending_len > 0 && !h->refused;
+  if (applying) apply_write(m, req, h, 0, 1);
   if (n) {
     if (n->opens) n->opens--;
     maybe_free(m, n);
@@ -857,7 +864,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   free(h->content);
   free(h->pending);
   free(h);
-  fuse_reply_err(req, 0);
+  if (!applying) fuse_reply_err(req, 0);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {

@@ -93,6 +93,12 @@ describe('reliability: fuzzed input', () => {
     expect(values).to.include(t.limit);
   });
 
+  it('a child closing a descriptor it inherited applies no prefix: the writer\'s own close applies the value', async () => {
+    // `sleep` inherits the subshell's descriptor and closes it between the two pieces.
+    await shOk(`bash -c '(printf 3; sleep 0.2; printf 4) > ${t.mnt}/limit'`);
+    expect(t.limit).to.equal(34);
+  });
+
   it('random names are rejected with EINVAL or shown exactly, never outside the mount', async () => {
     const names = new Set<string>();
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('..', '.', '../x', 'a/../../b', '/etc', 'ok-name')), (name) => {
