@@ -86,6 +86,16 @@ class Probe {
 }
 
 @StatDir()
+class Leaf {
+  @Counter() hits = 0;
+}
+
+@StatDir()
+class Keyed {
+  @Stat() byName = new Map<string, Leaf>([['a/b', new Leaf()], ['a_b', new Leaf()], ['a b', new Leaf()]]);
+}
+
+@StatDir()
 class Holder {
   @Stat() scores = new Map<string, number>(Array.from({ length: 8 }, (_, i) => [`k${i}`, i]));
   @Stat() sizes = Array.from({ length: 8 }, (_, i) => i);
@@ -255,6 +265,15 @@ describe(`decorators (${MODE})`, () => {
     expect(probeCalls).to.equal(2);
     expect((await sh(`bash -c 'echo 4.5 > ${dir}/level'`)).stderr).to.match(/Invalid argument/);
     void probe;
+  });
+
+  it('Map keys that sanitize to one name get -1, -2 … and every element is shown under its Map', async () => {
+    const keyed = track(new Keyed());
+    const dir = `${mnt}/Keyed/${(await shOk(`ls ${mnt}/Keyed`)).trim().split('\n').pop()}`;
+    expect((await shOk(`ls ${dir}/byName`)).trim().split('\n')).to.deep.equal(['a_b', 'a_b-1', 'a_b-2']);
+    expect(await shOk(`cat ${dir}/byName/a_b-2/hits`)).to.equal('0\n');
+    expect((await sh(`ls ${mnt}/Leaf`)).stdout, 'no element is also listed at the top').to.equal('');
+    for (const leaf of keyed.byName.values()) track(leaf);
   });
 
   it('an element that left its array or Map reads ENOENT at once, not an empty value', async () => {
