@@ -52,6 +52,7 @@ describe('runtime (no FUSE)', () => {
         '@Gauge on Bad.level: format "octal" is not \'decimal\', \'hex\', \'address\' or a function'],
     ];
     refusals.push([() => StatDir()(StatDir()(class Twice {})), '@StatDir on Twice: the class is already a @StatDir class; apply @StatDir once']);
+    refusals.push([() => ctx.createValue(null, 'procstat', () => 1), '"procstat" is reserved at the root for the mount\'s own status']);
     for (const [make, message] of refusals) {
       expect(make).to.throw(ProcstatError, message).with.property('code', 'EINVAL');
     }

@@ -108,6 +108,10 @@ export class StatsTree {
   }
 
   private attach<T extends Node>(parent: Parent, node: T): T {
-    return this.dirOf(parent).add(node);
+    const dir = this.dirOf(parent);
+    if (dir === this.root && node.name === 'procstat') {
+      throw new ProcstatError('EINVAL', '"procstat" is reserved at the root for the mount\'s own status; give the item another name or put it in a directory');
+    }
+    return dir.add(node);
   }
 }
