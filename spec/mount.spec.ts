@@ -29,6 +29,18 @@ async function expectMountedOnce(ctx: Procstat, dir: string): Promise<void> {
   expect(await shOk(`cat ${dir}/answer`)).to.equal('42\n');
 }
 
+/** Runs `body` while another process (spec/fixtures/serve.ts) has a procstat mount at `dir`. */
+async function withMountIn(dir: string, body: () => Promise<void>): Promise<void> {
+  const other = serve(['stay', dir]);
+  try {
+    expect(await other.line).to.equal(`READY ${dir}`);
+    await body();
+  } finally {
+    other.child.kill('SIGTERM');
+    await other.exited;
+  }
+}
+
 describe('mount', () => {
   it('shows as type fuse.procstat at the requested path, and unmounts', async () => {
     const ctx = new Procstat();
@@ -70,6 +82,27 @@ describe('mount', () => {
       }
       expect(await mountsAt(first)).to.equal(0);
     }
+  });
+
+  it('two contexts mounting one path at once: the second is EBUSY, nothing stacks, nothing is left', async () => {
+    const [a, b] = [new Procstat(), new Procstat()];
+    a.createValue(null, 'answer', () => 42);
+    const mnt = tempPath();
+    const results = await Promise.allSettled([a.mount(mnt), b.mount(mnt)]);
+    try {
+      expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected']);
+      const refused = (results[1] as PromiseRejectedResult).reason;
+      expect(refused.code).to.equal('EBUSY');
+      expect(refused.message).to.equal(`${mnt} is already mounted, or being mounted, by another procstat context of this process; ` +
+        'give each context its own path');
+      await expectMountedOnce(a, mnt);
+    } finally {
+      await a.unmount();
+      await b.unmount();
+    }
+    expect(await mountsAt(mnt)).to.equal(0);
+    await b.mount(mnt); // the path is free again
+    await b.unmount();
   });
 
   it('unmount() called while mount() runs removes what that mount() makes; mount() then works again', async () => {
@@ -133,25 +166,22 @@ describe('mount', () => {
     expect(error.message).to.include(`${file} is not a directory`);
   });
 
-  it('rejects a busy path with a message naming the fix', async () => {
-    const first = new Procstat();
-    const mnt = await mountTemp(first);
-    const error = await mountError(new Procstat(), mnt);
-    expect(error.code).to.equal('EBUSY');
-    expect(error.message).to.include(`${mnt} is busy`).and.include(`fusermount3 -u ${mnt})`);
+  it('rejects a path another process has mounted, with a message naming the fix', async () => {
+    const mnt = tempPath();
+    await withMountIn(mnt, async () => {
+      const error = await mountError(new Procstat(), mnt);
+      expect(error.code).to.equal('EBUSY');
+      expect(error.message).to.include(`${mnt} is busy`).and.include(`fusermount3 -u ${mnt})`);
+    });
   });
 
   it('the busy-path message quotes a path the shell would split', async () => {
     const mnt = `${tempPath()} it's`;
-    const first = new Procstat();
-    await first.mount(mnt);
-    try {
+    await withMountIn(mnt, async () => {
       const error = await mountError(new Procstat(), mnt);
       expect(error.code).to.equal('EBUSY');
       expect(error.message).to.include(`(fusermount3 -u '${mnt.replace("'", "'\\''")}')`);
-    } finally {
-      await first.unmount();
-    }
+    });
   });
 
   it('a mountpoint that cannot be created is refused at once (Node\'s recursive mkdir loops forever under /proc)', async () => {

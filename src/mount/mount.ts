@@ -23,6 +23,40 @@ export interface Mount {
 export async function mountView(view: ContextView, path: string | undefined, options: MountOptions): Promise<Mount> {
   validateMountOptions(options);
   const mountpoint = await chooseMountpoint(path);
+  // Claimed before any await: two contexts of this process mounting one path at once would each
+  // find it free, and stack two mounts there.
+  if (claimed.has(mountpoint)) {
+    throw new ProcstatError('EBUSY', `${mountpoint} is already mounted, or being mounted, by another procstat context of this process; ` +
+      'give each context its own path');
+  }
+  claimed.add(mountpoint);
+  try {
+    return releasingClaim(await mountAt(view, mountpoint, options));
+  } catch (err) {
+    claimed.delete(mountpoint);
+    throw err;
+  }
+}
+
+/** The mountpoints this process has mounted, or is mounting. */
+const claimed = new Set<string>();
+
+/** `mount`, giving its mountpoint back to this process when it unmounts. */
+function releasingClaim(mount: Mount): Mount {
+  return {
+    get mountpoint() { return mount.mountpoint; },
+    get status() { return mount.status; },
+    async unmount() {
+      try {
+        await mount.unmount();
+      } finally {
+        claimed.delete(mount.mountpoint);
+      }
+    },
+  };
+}
+
+async function mountAt(view: ContextView, mountpoint: string, options: MountOptions): Promise<Mount> {
   try {
     return await FuseMount.mount(view, mountpoint, options);
   } catch (err) {
