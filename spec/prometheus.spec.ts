@@ -75,7 +75,7 @@ describe('Prometheus view', () => {
     @StatDir({ context: ctx, name: 'value' })
     class Value { @Gauge() text = 'hello'; }
     @StatDir({ context: ctx, name: 'quantile' })
-    class Quantile { @Stat() latency = new Histogram([0.5]); }
+    class Quantile { @Stat() latency = new Histogram([0.5]); @Stat() queue = new Series(); }
     @StatDir({ context: ctx, name: 'tree' })
     class Tree { @Counter() hits = 1; @Stat() kids = new Map<string, Tree>(); }
     const root = new Tree();
@@ -85,7 +85,9 @@ describe('Prometheus view', () => {
     made.push(new Value(), new Quantile(), root);
     const text = ctx.metrics();
     expect(text).to.include('value_text_info{value_2="0",value="hello"} 1\n');
-    expect(text).to.include('quantile_latency{quantile_2="0",quantile="0.5"} 0\n');
+    expect(text).to.include('quantile_latency{quantile_2="0",quantile="0.5"} 0\n')
+      .and.include('quantile_latency_sum{quantile_2="0"} 0\nquantile_latency_count{quantile_2="0"} 0\n')
+      .and.include('quantile_queue_min{quantile_2="0"}');
     expect(text).to.include('tree_kids_kids_hits_total{tree="0",kids="k",kids_2="g"} 1\n');
     expect((await promtool(text)).output).to.equal('');
   });

@@ -78,10 +78,14 @@ function withLabel(labels: Labels, name: string, value: string): Labels {
   return [...labels, [freeLabelName(labels, name), value]];
 }
 
-/** The format's own label (`quantile`, `value`) keeps its name: a directory's label of that name is numbered instead. */
-function withOwnLabel(labels: Labels, name: string, value: string): Labels {
+/** `labels` with a directory's label named `name` numbered instead: the format's own labels (`quantile`, `value`) keep their names. */
+function makingRoomFor(labels: Labels, name: string): Labels {
   const free = freeLabelName(labels, name);
-  return [...labels.map(([k, v]): [string, string] => [k === name ? free : k, v]), [name, value]];
+  return labels.map(([k, v]): [string, string] => [k === name ? free : k, v]);
+}
+
+function withOwnLabel(labels: Labels, name: string, value: string): Labels {
+  return [...makingRoomFor(labels, name), [name, value]];
 }
 
 function sample(name: string, labels: Labels, value: string): Sample {
@@ -182,6 +186,7 @@ export class Exposition {
     if (!this.claim(parts.join('/'), kind, [name, `${name}_sum`, `${name}_count`, ...gauges.map((g) => `${name}_${g}`)])) return;
     stats.refresh();
     const help = `procstat ${parts.join('/')}`;
+    labels = makingRoomFor(labels, 'quantile'); // every sample of the family labelled alike, quantiles or not
     if (stats instanceof Histogram) {
       for (const fraction of stats.fractions) {
         this.add(name, 'summary', help, sample(name, withOwnLabel(labels, 'quantile', String(fraction)), numberText(stats.percentile(fraction))));
