@@ -66,7 +66,7 @@ describe('runtime (no FUSE)', () => {
     ctx.reader.writeFile(file, '2026-03-04T05:06:07.000Z\n');
     expect(deadline).to.be.instanceOf(Date);
     expect(deadline.toISOString()).to.equal('2026-03-04T05:06:07.000Z');
-    for (const bad of ['garbage', '1', '', '2026-13-45']) {
+    for (const bad of ['garbage', '1', '', '2026-13-45', '2026-02-30', '2026-02-29T00:00:00Z']) {
       expect(() => ctx.reader.writeFile(file, `${bad}\n`), bad).to.throw(ProcstatError, 'is not a valid date; write it as ISO-8601');
     }
     expect(deadline.toISOString()).to.equal('2026-03-04T05:06:07.000Z');

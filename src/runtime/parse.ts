@@ -60,7 +60,10 @@ export function parseValue(raw: string, type: ParameterType): unknown {
 export function parseDate(raw: string): Date {
   const text = (raw.endsWith('\n') ? raw.slice(0, -1) : raw).trim();
   const date = new Date(text);
-  if (!ISO_DATE.test(text) || Number.isNaN(date.getTime())) {
+  // Date rolls a day that does not exist over (2026-02-30 is March 2nd): the day must survive.
+  const [year, month, day] = text.split(/[-T]/).map(Number);
+  const exists = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+  if (!ISO_DATE.test(text) || Number.isNaN(date.getTime()) || !exists) {
     throw new ProcstatError('EINVAL', `${JSON.stringify(text.slice(0, 40))} is not a valid date; write it as ISO-8601, e.g. 2026-01-02T03:04:05.000Z`);
   }
   return date;
