@@ -91,6 +91,17 @@ class Leaf {
 }
 
 @StatDir()
+class Cell {
+  @Counter() hits = 0;
+}
+
+@StatDir()
+class Grid {
+  @Stat() rows = [[new Cell()], [new Cell()]];
+  @Stat() byArea = new Map([['north', new Map([['n1', new Cell()]])]]);
+}
+
+@StatDir()
 class Keyed {
   @Stat() byName = new Map<string, Leaf>([['a/b', new Leaf()], ['a_b', new Leaf()], ['a b', new Leaf()]]);
 }
@@ -274,6 +285,14 @@ describe(`decorators (${MODE})`, () => {
     expect(await shOk(`cat ${dir}/byName/a_b-2/hits`)).to.equal('0\n');
     expect((await sh(`ls ${mnt}/Leaf`)).stdout, 'no element is also listed at the top').to.equal('');
     for (const leaf of keyed.byName.values()) track(leaf);
+  });
+
+  it('objects in arrays of arrays and Maps of Maps are shown there only, not also at the top of their class', async () => {
+    const grid = track(new Grid());
+    const dir = `${mnt}/Grid/${(await shOk(`ls ${mnt}/Grid`)).trim().split('\n').pop()}`;
+    expect(await shOk(`cat ${dir}/rows/1/0/hits ${dir}/byArea/north/n1/hits`)).to.equal('0\n0\n');
+    expect((await sh(`ls ${mnt}/Cell`)).stdout).to.equal('');
+    for (const cell of [...grid.rows.flat(), ...grid.byArea.get('north')!.values()]) track(cell);
   });
 
   it('an element that left its array or Map reads ENOENT at once, not an empty value', async () => {

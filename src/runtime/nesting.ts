@@ -118,13 +118,19 @@ export class Nesting {
     return spec.dataKeys.some(holds) || spec.statDataKeys.some((key) => (obj as any)[key] === null || (obj as any)[key] === undefined);
   }
 
-  /** The unreleased `@StatDir` objects `holder`'s data fields show: the fields' values and their arrays' and Maps' elements. */
+  /** The unreleased `@StatDir` objects `holder`'s data fields show: the fields' values and the elements of their arrays and Maps, at any depth. */
   private heldBy(holder: object): object[] {
     const objs: object[] = [];
-    for (const key of specOfInstance(holder)!.dataKeys) {
-      const value = (holder as any)[key];
-      const candidates = isCollection(value) ? elementsOf(value).map(([, element]) => element) : [value];
-      for (const obj of candidates) if (specOfInstance(obj) && !this.host.isReleased(obj as object)) objs.push(obj as object);
+    const values: unknown[] = specOfInstance(holder)!.dataKeys.map((key) => (holder as any)[key]);
+    const seen = new Set<unknown>(); // collections inside collections are shown too, and may hold themselves
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (isCollection(value)) {
+        if (!seen.has(value)) values.push(...elementsOf(value).map(([, element]) => element));
+        seen.add(value);
+      } else if (specOfInstance(value) && !this.host.isReleased(value as object)) {
+        objs.push(value as object);
+      }
     }
     return objs;
   }
