@@ -367,6 +367,14 @@ describe(`decorators (${MODE})`, () => {
       return Dup;
     };
     expect(sameName).to.throw(ProcstatError, '@Counter on Dup.b: the file name "x" is already used by Dup.a; pass another name');
+    const renamedOntoParent = () => {
+      @StatDir()
+      class Sub extends Base {
+        @Counter('baseCount') other = 3;
+      }
+      return Sub;
+    };
+    expect(renamedOntoParent).to.throw(ProcstatError, '@Counter on Sub.other: the file name "baseCount" is already used by Sub.baseCount; pass another name');
     const reserved = () => {
       @StatDir({ name: 'procstat' })
       class Status { @Counter() n = 0; }

@@ -66,15 +66,18 @@ export function recordTc39Field(context: Tc39Context, field: FieldSpec): void {
 }
 
 /**
- * Fields from the root class down to `cls`; a subclass's fields replace its parent's of the same
- * name. Two of one class with one name are both kept, for defineSpec to refuse.
+ * Fields from the root class down to `cls`; a subclass's field replaces its parent's of the same
+ * property. Two of one file name and different properties are both kept, for defineSpec to refuse.
  */
 function mergeFields(ownListsFromRoot: FieldSpec[][]): FieldSpec[] {
   const byName = new Map<string, FieldSpec[]>();
   for (const list of ownListsFromRoot) {
     const own = new Map<string, FieldSpec[]>();
     for (const field of list) own.set(field.name, [...(own.get(field.name) ?? []), field]);
-    for (const [name, fields] of own) byName.set(name, fields);
+    for (const [name, fields] of own) {
+      const inherited = (byName.get(name) ?? []).filter((parent) => !fields.some((field) => field.key === parent.key));
+      byName.set(name, [...inherited, ...fields]);
+    }
   }
   return [...byName.values()].flat();
 }
