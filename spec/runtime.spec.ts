@@ -53,6 +53,9 @@ describe('runtime (no FUSE)', () => {
     ];
     refusals.push([() => StatDir()(StatDir()(class Twice {})), '@StatDir on Twice: the class is already a @StatDir class; apply @StatDir once']);
     refusals.push([() => ctx.createValue(null, 'procstat', () => 1), '"procstat" is reserved at the root for the mount\'s own status']);
+    refusals.push([() => ctx.createValue(null, 'v', 5 as any), 'createValue "v": get must be a function returning the value']);
+    refusals.push([() => ctx.createParameter(null, 'p', { get: () => 1 } as any), 'createParameter "p": options.set must be a function']);
+    refusals.push([() => ctx.createStartEnd(null, 's', null as any), 'createStartEnd "s": pass { start, end } (values or functions) or a StartEnd']);
     for (const [make, message] of refusals) {
       expect(make).to.throw(ProcstatError, message).with.property('code', 'EINVAL');
     }

@@ -51,11 +51,15 @@ export class StatsTree {
   }
 
   createValue(parent: Parent, name: string, get: () => unknown, options: ValueOptions = {}): FileNode {
+    if (typeof get !== 'function') throw new ProcstatError('EINVAL', `createValue ${JSON.stringify(name)}: get must be a function returning the value`);
     checkFileOptions(options, `createValue ${JSON.stringify(name)}`);
     return this.attach(parent, valueFile(checkName(name, 'createValue'), get, options));
   }
 
   createParameter<T>(parent: Parent, name: string, options: ParameterOptions<T>): FileNode {
+    if (typeof options?.set !== 'function') {
+      throw new ProcstatError('EINVAL', `createParameter ${JSON.stringify(name)}: options.set must be a function receiving the parsed value`);
+    }
     checkFileOptions(options, `createParameter ${JSON.stringify(name)}`);
     return this.attach(parent, parameterFile(checkName(name, 'createParameter'), options));
   }
@@ -73,6 +77,9 @@ export class StatsTree {
   }
 
   createStartEnd(parent: Parent, name: string, source: StartEndSource | StartEnd): DirNode {
+    if (typeof source !== 'object' || source === null) {
+      throw new ProcstatError('EINVAL', `createStartEnd ${JSON.stringify(name)}: pass { start, end } (values or functions) or a StartEnd`);
+    }
     return this.attach(parent, startEndDirectory(checkName(name, 'createStartEnd'), source));
   }
 
