@@ -1,6 +1,6 @@
 // The runtime alone, without FUSE: formatting, parsing, statistics, names.
 import { expect } from 'chai';
-import { Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, StatDir } from '../src';
+import { Counter, Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, StatDir } from '../src';
 import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
 import { percentileName } from '../src/runtime/histogram';
@@ -73,6 +73,15 @@ describe('runtime (no FUSE)', () => {
       expect(() => ctx.reader.writeFile(file, `${bad}\n`), bad).to.throw(ProcstatError, 'is not a valid date; write it as ISO-8601');
     }
     expect(deadline.toISOString()).to.equal('2026-03-04T05:06:07.000Z');
+  });
+
+  it('a second class of one directory name in a context says which name is taken and how to fix it', () => {
+    const ctx = new Procstat();
+    const make = () => { class Config { v = 1; } Counter()(Config.prototype, 'v'); return StatDir({ context: ctx })(Config); };
+    const [First, Second] = [make(), make()];
+    void new First();
+    expect(() => new Second()).to.throw(ProcstatError,
+      '@StatDir Config: "Config" already exists at the mount root; give the class another name with @StatDir({ name: \'…\' })');
   });
 
   it('release() of something that is not an object is EINVAL saying what it takes', () => {

@@ -35,7 +35,6 @@ export class Registry implements ClassRegistry {
    */
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
-    this.census.created(spec);
     if (spec.options.singleton) {
       const previous = this.root.child(spec.dirName);
       if (previous instanceof InstanceDir) this.root.delete(previous);
@@ -43,6 +42,7 @@ export class Registry implements ClassRegistry {
     } else {
       this.classDirFor(spec).addInstance(obj);
     }
+    this.census.created(spec); // after the class's directory: a name taken at the root is the error to see
     this.nesting.register(obj);
   }
 
