@@ -28,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -181,6 +183,9 @@ struct mount {
   int fuse_fd, stop_fd, helper_sock;
   int session_owns_fd;
   pid_t helper;
+  pid_t watcher;                  /* the watcher process (watch_main), 0 if none */
+  int watch_fd;                   /* the write end of its pipe: closed when the mount ends */
+  char abort_path[64];            /* the connection's fusectl abort file, "" if unknown */
   pthread_t loop_thread, timer_thread, notify_thread;
   uv_poll_t *device_poll;          /* the main thread reading the device while its loop is free */
   struct fuse_buf main_buf;        /* its request buffer */
@@ -1446,6 +1451,15 @@ static void on_fatal_signal(int sig) {
   for (int i = 0; i < MAX_MOUNTS; i++) {
     for (int t = 0; dying[i] && !dying[i]->loop_exited && t < 500; t++) nanosleep(&ms, NULL);
   }
+  // Aborted first: a notify thread blocked in the kernel keeps the device open (its write holds it),
+  // so closing the descriptor alone would neither end the connection nor let fusermount3 remove it.
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    int fd = dying[i] && dying[i]->abort_path[0] ? open(dying[i]->abort_path, O_WRONLY) : -1;
+    if (fd >= 0) {
+      if (write(fd, "1", 1) < 0) { /* closing the device below is the other way */ }
+      close(fd);
+    }
+  }
   for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i]) { close(dying[i]->fuse_fd); close(dying[i]->helper_sock); }
   // Bounded too: should the connection outlive the descriptor, fusermount3 could wait on it.
   for (int i = 0; i < MAX_MOUNTS; i++) {
@@ -1628,6 +1642,11 @@ static void shutdown_mount(mount_t *m) {
     int status;
     while (waitpid(m->helper, &status, 0) < 0 && errno == EINTR) {}
   }
+  if (m->watch_fd >= 0) close(m->watch_fd);  /* the watcher sees its pipe end and exits */
+  if (m->watcher > 0) {
+    int status;
+    while (waitpid(m->watcher, &status, 0) < 0 && errno == EINTR) {}
+  }
   while (m->inval_head) {
     inval_t *i = m->inval_head;
     m->inval_head = i->next;
@@ -1746,6 +1765,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->mount_time = (double)time(NULL);
   m->last_beat = now_ms();
   m->helper_sock = -1;
+  m->watch_fd = -1;
   m->stop_fd = -1;
   m->fuse_fd = -1;
   m->refs = 1;
@@ -1870,6 +1890,102 @@ done:
   pthread_mutex_unlock(&m->lock);
   send_later();
   return ok ? NULL : throw_error(env, "ENOMEM", "out of memory");
+}
+
+/* ---------- the watcher: a process killed by a signal must never leave its mount stuck ---------- */
+
+static volatile sig_atomic_t mounting_thread_died;
+
+static void note_death(int sig) {
+  (void)sig;
+  mounting_thread_died = 1;
+}
+
+/**
+ * The watcher process, forked by the thread that mounted (so: system calls only). A process killed
+ * while its notify thread waits in the kernel (fuse_reverse_inval_entry) for a directory lock that a
+ * reader's lookup holds, a lookup only this process could answer, never finishes dying: that thread
+ * cannot be killed, so /dev/fuse is never closed, the connection never aborted, and the mount and its
+ * readers stay stuck. The watcher holds only a pipe whose other end the mount holds. At its end
+ * (unmount, or the whole process gone) it exits; when the mounting thread dies (PR_SET_PDEATHSIG) and
+ * the end does not follow within 200 ms, it aborts the connection through fusectl, which answers every
+ * waiting request and lets the process finish dying.
+ */
+/** Whether the thread whose /proc stat file is `stat_path` is exiting or dumping core (PF_EXITING, PF_DUMPCORE): system calls only. */
+static int thread_dying(const char *stat_path) {
+  char text[1024];
+  int fd = open(stat_path, O_RDONLY);
+  if (fd < 0) return 1;                        /* gone */
+  ssize_t len = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (len <= 0) return 1;
+  text[len] = 0;
+  char *at = strrchr(text, ')');               /* the command name may hold spaces and parentheses */
+  // After ") ": state, ppid, pgrp, session, tty_nr, tpgid, then flags.
+  for (int field = 0; at && field < 7; field++) at = strchr(at + 1, ' ');
+  if (!at) return 0;
+  unsigned long flags = 0;
+  for (at++; *at >= '0' && *at <= '9'; at++) flags = flags * 10 + (unsigned long)(*at - '0');
+  return (flags & (0x4 /* PF_EXITING */ | 0x200 /* PF_DUMPCORE */)) != 0;
+}
+
+static void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path, const char *stat_path) {
+  close(write_fd);
+  if (read_fd > 0) close_range(0, read_fd - 1, 0);
+  close_range(read_fd + 1, ~0U, 0);
+  struct sigaction ignore = { .sa_handler = SIG_IGN }, note = { .sa_handler = note_death };
+  const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR2 };
+  for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) sigaction(ignored[i], &ignore, NULL);
+  sigaction(SIGUSR1, &note, NULL);
+  sigset_t blocked, none;
+  sigemptyset(&none);
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);
+  sigprocmask(SIG_SETMASK, &blocked, NULL);   /* taken only inside ppoll: a death is never missed */
+  prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (getppid() != parent) mounting_thread_died = 1;
+  struct pollfd end = { .fd = read_fd, .events = POLLIN };
+  // Checked 10 times a second too: a thread dumping core has not died yet, and may never.
+  struct timespec tick = { 0, 100 * 1000 * 1000 };
+  while (!mounting_thread_died && !thread_dying(stat_path)) {
+    if (ppoll(&end, 1, &tick, &none) > 0) _exit(0);   /* nothing is ever written: this is the end */
+  }
+  struct timespec grace = { 0, 200 * 1000 * 1000 };
+  if (ppoll(&end, 1, &grace, &none) > 0) _exit(0);
+  int fd = open(abort_path, O_WRONLY);
+  if (fd >= 0 && write(fd, "1", 1) < 0) { /* nothing more to try */ }
+  _exit(0);
+}
+
+/**
+ * watch(handle, dev): starts the mount's watcher (watch_main); `dev` is the mount's device number
+ * (stat of the mountpoint), which names its connection in fusectl. Without fusectl it does nothing.
+ */
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double dev;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  mount_t *m = argc == 2 ? get_mount(env, argv[0]) : NULL;
+  if (!m || napi_get_value_double(env, argv[1], &dev) != napi_ok) return throw_error(env, "EINVAL", "watch(handle, dev)");
+  if (!m->mounted || m->watcher > 0) return NULL;
+  char abort_path[64], stat_path[64];
+  snprintf(abort_path, sizeof abort_path, "/sys/fs/fuse/connections/%u/abort", (unsigned)dev);
+  pid_t parent = getpid();
+  snprintf(stat_path, sizeof stat_path, "/proc/%d/task/%ld/stat", (int)parent, (long)syscall(SYS_gettid));
+  int fds[2];
+  if (access(abort_path, W_OK) != 0 || pipe2(fds, O_CLOEXEC) != 0) return NULL;
+  pid_t pid = fork();
+  if (pid == 0) watch_main(fds[0], fds[1], parent, abort_path, stat_path);
+  close(fds[0]);
+  if (pid < 0) {
+    close(fds[1]);
+    return NULL;
+  }
+  m->watcher = pid;
+  m->watch_fd = fds[1];
+  memcpy(m->abort_path, abort_path, sizeof abort_path);
+  return NULL;
 }
 
 /** remove(handle, ino): the node and everything below it; open files of them answer ENOENT. */
@@ -2161,6 +2277,7 @@ NAPI_MODULE_INIT() {
     { "remove", NULL, js_remove, NULL, NULL, NULL, napi_default, NULL },
     { "setHidden", NULL, js_set_hidden, NULL, NULL, NULL, napi_default, NULL },
     { "unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL },
+    { "watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL },
     { "status", NULL, js_status, NULL, NULL, NULL, napi_default, NULL },
     { "describe", NULL, js_describe, NULL, NULL, NULL, napi_default, NULL },
     { "stallState", NULL, js_stall_state, NULL, NULL, NULL, napi_default, NULL },

@@ -228,6 +228,29 @@ describe('mount', () => {
     expect(await unmountedSoon(mnt)).to.equal(true);
   });
 
+  it('a process killed by SIGKILL, SIGTERM or SIGQUIT while instances churn under readers leaves no mount and no stuck reader', async function () {
+    this.timeout(90_000);
+    for (const signal of ['SIGKILL', 'SIGTERM', 'SIGQUIT'] as const) {
+      const mnt = tempPath('churn');
+      const child = serve(['churn', mnt]);
+      const readers = Array.from({ length: 4 }, () => spawn('bash', ['-c',
+        `while :; do grep -r . ${mnt} >/dev/null 2>&1; cat ${mnt}/Item/*/n >/dev/null 2>&1; done`], { stdio: 'ignore' }));
+      try {
+        expect(await child.line).to.equal(`READY ${mnt}`);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        child.child.kill(signal);
+        const ended = await Promise.race([child.exited.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 10_000))]);
+        expect(ended, `${signal}: the process ends`).to.equal(true);
+        expect(await unmountedSoon(mnt), `${signal}: no mount left`).to.equal(true);
+      } finally {
+        for (const reader of readers) reader.kill('SIGKILL');
+        // Only if the test failed: a stuck mount and its readers are freed (this machine's tool, else a lazy unmount).
+        if (isMounted(mnt)) await sh(`/work/shared/tools/unstick ${mnt} || fusermount3 -uz ${mnt}`);
+        child.child.kill('SIGKILL');
+      }
+    }
+  });
+
   it('without fusermount3, the error says to install fuse3', async () => {
     const child = serve(['stay', tempPath('nofuse')], { ...process.env, PATH: '/nonexistent' });
     expect(await child.line).to.match(/^ERROR ENODEV fusermount3 was not found.*apt-get install fuse3\)/);

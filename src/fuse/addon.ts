@@ -11,6 +11,8 @@ export interface Addon {
   add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number, description?: number): void;
   describe(handle: MountHandle, kind: string, help: string | undefined, unit: string | undefined): number;
   remove(handle: MountHandle, ino: number): void;
+  /** Starts the watcher process that aborts the connection should this process die stuck; `dev`: the mountpoint's st_dev. */
+  watch(handle: MountHandle, dev: number): void;
   setHidden(handle: MountHandle, ino: number, hidden: boolean): void;
   unmount(handle: MountHandle): void;
   status(handle: MountHandle): MountStatus;

@@ -179,6 +179,8 @@ export class FuseMount {
     const mount = new FuseMount(mountpoint, handle, publisher, created, status);
     if (live.size === 0) process.on('exit', unmountAllNow);
     live.add(mount);
+    // Should this process die stuck in the kernel, a process of the addon's aborts the connection (native watch_main).
+    await fs.stat(mountpoint).then(({ dev }) => addon.watch(handle, dev), () => undefined);
     return mount;
   }
 
