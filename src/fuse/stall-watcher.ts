@@ -27,7 +27,7 @@ interface Frame {
 
 /** The common x86-64 system calls a blocked Node.js main thread sleeps in. */
 const SYSCALLS: Record<string, string> = {
-  0: 'read', 1: 'write', 7: 'poll', 17: 'pread64', 23: 'select', 35: 'nanosleep', 61: 'wait4', 202: 'futex',
+  0: 'read', 1: 'write', 7: 'poll', 9: 'mmap', 17: 'pread64', 23: 'select', 35: 'nanosleep', 61: 'wait4', 202: 'futex',
   232: 'epoll_wait', 230: 'clock_nanosleep', 257: 'openat', 270: 'pselect6', 271: 'ppoll', 281: 'epoll_pwait',
 };
 
