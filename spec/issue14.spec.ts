@@ -104,6 +104,30 @@ describe('issue 14: procstat/stall/', function () {
     expect(text).to.match(/# TYPE procstat_event_loop_blocked_seconds gauge\nprocstat_event_loop_blocked_seconds [\d.]+\n/);
   });
 
+  it('two mounts of one process: every stall gets the same stack in both', async function () {
+    this.timeout(20_000);
+    const [a, b] = [new Procstat(), new Procstat()];
+    const [ma, mb] = [tempPath('stall-a'), tempPath('stall-b')];
+    await a.mount(ma, { stallThresholdMs: 300 });
+    await b.mount(mb, { stallThresholdMs: 300 });
+    try {
+      await sleep(300);
+      const spinHereAWhile = () => { for (const end = Date.now() + 700; Date.now() < end;) { /* the stall */ } };
+      for (let i = 0; i < 3; i++) {
+        spinHereAWhile();
+        await sleep(400);
+      }
+      for (const mnt of [ma, mb]) {
+        const records = (await shOk(`cat ${mnt}/procstat/stall/recent/*`)).split(/^start:/m).filter(Boolean);
+        expect(records, mnt).to.have.length(3);
+        for (const record of records) expect(record, mnt).to.match(/at spinHereAWhile \(/);
+      }
+    } finally {
+      await a.unmount();
+      await b.unmount();
+    }
+  });
+
   it('stallThresholdMs: 0 turns the recorder off; a bad value is refused naming the option', async () => {
     const ctx = new Procstat();
     const mnt = tempPath('off');

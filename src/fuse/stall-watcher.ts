@@ -103,15 +103,16 @@ let poll: NodeJS.Timeout | undefined;
 let taking = false;
 
 function check(): void {
+  // One stall of the main thread is one stall of every mount it serves: one stack for all of them.
+  const needing: Array<{ id: number; key: number }> = [];
   for (const id of mounts) {
     const state = addon.stallState(id);
-    if (!state) {
-      mounts.delete(id);
-      continue;
-    }
-    if (!state.needsStack || taking) continue;
+    if (!state) mounts.delete(id);
+    else if (state.needsStack) needing.push({ id, key: state.key });
+  }
+  if (needing.length > 0 && !taking) {
     taking = true;
-    takeStack().then((text) => addon.setStallStack(id, state.key, text)).finally(() => { taking = false; });
+    takeStack().then((text) => { for (const { id, key } of needing) addon.setStallStack(id, key, text); }).finally(() => { taking = false; });
   }
   if (mounts.size === 0) {
     clearInterval(poll);
