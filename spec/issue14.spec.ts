@@ -112,7 +112,7 @@ describe('issue 14: procstat/stall/', function () {
     await b.mount(mb, { stallThresholdMs: 300 });
     try {
       await sleep(300);
-      const spinHereAWhile = () => { for (const end = Date.now() + 700; Date.now() < end;) { /* the stall */ } };
+      const spinHereAWhile = () => { for (const end = Date.now() + 500; Date.now() < end;) { /* the stall */ } };
       for (let i = 0; i < 3; i++) {
         spinHereAWhile();
         await sleep(400);
