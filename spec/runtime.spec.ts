@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, 
 import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
 import { percentileName } from '../src/runtime/histogram';
+import { IntTable } from '../src/runtime/int-table';
 import { sanitizeName } from '../src/runtime/names';
 import { parseValue } from '../src/runtime/parse';
 
@@ -142,5 +143,38 @@ describe('runtime (no FUSE)', () => {
     ctx.createValue(dir, 'a', () => 1);
     ctx.createValue(ctx.createDirectory(dir, 'sub'), 'b', () => 'x');
     expect(aggregate(ctx.tree.root, ctx.reader)).to.equal('d/a:1\nd/sub/b:x\n');
+  });
+
+  it('an IntTable keeps integer keys in chunks that come and go with their entries', () => {
+    const table = new IntTable<string>();
+    for (let key = 0; key < 1000; key++) table.set(key, `v${key}`);
+    table.set(2 ** 60, 'status');
+    expect(table.size).to.equal(1001);
+    expect(table.get(999)).to.equal('v999');
+    expect(table.get(2 ** 60)).to.equal('status');
+    expect([table.get(1000), table.get(-1), table.get(1.5), table.get('01' as unknown as number)]).to.deep.equal([undefined, undefined, undefined, undefined]);
+    table.set(5, 'again');
+    expect(table.size).to.equal(1001);
+    for (let key = 0; key < 1000; key += 2) expect(table.delete(key)).to.equal(true);
+    expect(table.delete(0)).to.equal(false);
+    expect(table.size).to.equal(501);
+    const seen: number[] = [];
+    for (const [key, value] of table.entries()) {
+      seen.push(key);
+      if (key === 1) table.delete(3);       // seen as gone
+      if (key === 7) table.set(9999, 'late'); // seen: a chunk made while iterating
+      expect(value).to.equal(key === 5 ? 'again' : key === 2 ** 60 ? 'status' : key === 9999 ? 'late' : `v${key}`);
+    }
+    expect(seen.slice(0, 4)).to.deep.equal([1, 5, 7, 9]);
+    expect(seen).to.include(9999);
+    expect(seen).to.have.length(501);
+    expect(() => table.set(-2, 'x')).to.throw(RangeError);
+    // The chunks of deleted entries are dropped: what is left of a million entries costs nothing.
+    for (let key = 0; key < 1_000_000; key++) table.set(key, 'x');
+    for (let key = 0; key < 1_000_000; key++) table.delete(key);
+    expect(table.size).to.equal(1);
+    expect((table as unknown as { chunks: Map<number, unknown> }).chunks.size).to.equal(1);
+    table.clear();
+    expect([...table.keys()]).to.deep.equal([]);
   });
 });

@@ -1,5 +1,6 @@
 import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
+import { IntTable } from '../runtime/int-table';
 import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
 import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
 
@@ -24,8 +25,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * content, a lazy directory's listing, a parameter write.
  */
 export class Publisher implements TreeObserver, Handlers {
-  /** Every node the addon knows, by inode number. */
-  private readonly nodes = new Map<number, Node>();
+  /** Every node the addon knows, by inode number (in chunks: no table-wide rebuild under churn). */
+  private readonly nodes = new IntTable<Node>();
   /** Lazy directories whose listing the addon has: kept current by refresh(). */
   private readonly listed = new Set<DirNode>();
   private refreshCursor: Iterator<DirNode> | null = null;

@@ -1,5 +1,6 @@
 import { ClassSpec } from './class-spec';
 import { InstanceDir, InstanceRegistry } from './instance-dir';
+import { IntTable, Table } from './int-table';
 import { sanitizeName } from './names';
 import { DirNode, Node } from './nodes';
 
@@ -30,22 +31,27 @@ function keyOfInstance(obj: object): Key | undefined {
   return (obj as { [KEY]?: Key })[KEY] ?? frozenKeys.get(obj);
 }
 
+/** Tables by key: by sequence number in chunks (int-table.ts: no table-wide rebuilds under churn), by key in a Map. */
+function tableFor<V>(sequenced: boolean): Table<Key, V> {
+  return sequenced ? new IntTable<V>() : new Map<Key, V>();
+}
+
 /**
  * A `@StatDir` class's directory: one subdirectory per live, unreleased, top-level instance.
- * Per instance it keeps a WeakRef in a Map, keyed by sequence number or by the instance's key, and
- * the key in `shown` while the instance is listed here, or in `nested` while it is shown under
- * another instance instead (nesting.ts decides which); an InstanceDir is made only for instances
- * that are looked up, or that a mirroring view must be told about. Every change is one event.
+ * Per instance it keeps a WeakRef, keyed by sequence number or by the instance's key, and the key
+ * in `shown` while the instance is listed here, or in `nested` while it is shown under another
+ * instance instead (nesting.ts decides which); an InstanceDir is made only for instances that are
+ * looked up, or that a mirroring view must be told about. Every change is one event.
  */
 export class ClassDir extends DirNode {
-  private instances = new Map<Key, WeakRef<object>>();
+  private instances: Table<Key, WeakRef<object>>;
   /** The most entries `instances` has held since it was last rebuilt. */
   private peak = 0;
-  private readonly dirs = new Map<Key, InstanceDir>();
+  private readonly dirs: Table<Key, InstanceDir>;
   /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
-  private shown = new Set<Key>();
+  private shown: Table<Key, true>;
   /** Keys of the live, unreleased instances shown nested in another instance instead. */
-  private nested = new Set<Key>();
+  private nested: Table<Key, true>;
   private readonly sequenced: boolean;
   private sequence = 0;
   /** A collected instance's entry is dropped, unless its key already belongs to a newer instance. */
@@ -58,6 +64,10 @@ export class ClassDir extends DirNode {
     private readonly registry: ClassRegistry) {
     super(spec.dirName);
     this.sequenced = spec.options.key === undefined;
+    this.instances = tableFor(this.sequenced);
+    this.dirs = tableFor(this.sequenced);
+    this.shown = tableFor(this.sequenced);
+    this.nested = tableFor(this.sequenced);
   }
 
   /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. */
@@ -91,12 +101,12 @@ export class ClassDir extends DirNode {
     const key = this.keyOfListed(obj);
     if (key === undefined || !this.shown.has(key)) return;
     this.unshow(key);
-    this.nested.add(key);
+    this.nested.set(key, true);
   }
 
   /** Lists again every nested instance that `stillNested` no longer says is shown elsewhere. */
   unnest(stillNested: (obj: object) => boolean): void {
-    for (const key of this.nested) {
+    for (const key of this.nested.keys()) {
       const obj = this.instances.get(key)?.deref();
       if (obj !== undefined && stillNested(obj)) continue;
       this.nested.delete(key);
@@ -116,7 +126,7 @@ export class ClassDir extends DirNode {
   }
 
   private show(key: Key): void {
-    this.shown.add(key);
+    this.shown.set(key, true);
     const observer = this.observed();
     if (!observer) return;
     observer.added(this, this.dirFor(key)!);
@@ -148,11 +158,11 @@ export class ClassDir extends DirNode {
     this.unshow(key);
     this.nested.delete(key);
     this.instances.delete(key);
-    // A Map or Set never gives back the memory of deleted entries: rebuild them once mostly empty.
-    if (this.peak > 1024 && this.instances.size * 4 < this.peak) {
-      this.instances = new Map(this.instances);
-      this.shown = new Set(this.shown);
-      this.nested = new Set(this.nested);
+    // A keyed class's Maps keep the memory of deleted entries: rebuilt once mostly empty.
+    if (!this.sequenced && this.peak > 1024 && this.instances.size * 4 < this.peak) {
+      this.instances = new Map(this.instances.entries());
+      this.shown = new Map(this.shown.entries());
+      this.nested = new Map(this.nested.entries());
       this.peak = this.instances.size;
     }
   }
@@ -183,7 +193,7 @@ export class ClassDir extends DirNode {
   override names(): string[] {
     this.registry.updateNesting();
     const names: string[] = [];
-    for (const key of this.shown) if (this.instances.get(key)?.deref() !== undefined) names.push(String(key));
+    for (const key of this.shown.keys()) if (this.instances.get(key)?.deref() !== undefined) names.push(String(key));
     return names;
   }
 
