@@ -1,4 +1,4 @@
-import { specOfInstance } from './class-spec';
+import { ClassSpec, specOfInstance } from './class-spec';
 import { ClassDir } from './class-dir';
 import { elementsOf, isCollection } from './collections';
 import { ObjectFlag } from './object-flag';
@@ -42,8 +42,8 @@ export class Nesting {
    * A newly registered instance: what its constructor put in its fields is shown under it at once
    * (it is listed itself, so they stay reachable), not a second time at the top level.
    */
-  register(obj: object): void {
-    if (!this.mayHold(obj)) return;
+  register(obj: object, spec: ClassSpec): void {
+    if (!this.mayHold(obj, spec)) return;
     this.holds(obj);
     for (const held of this.heldBy(obj)) this.host.classDirOf(held)?.nest(held);
   }
@@ -109,13 +109,14 @@ export class Nesting {
   }
 
   /** Holds a `@StatDir` object or a collection in a data field, or may be given one: a `@Stat` data field that is still empty. */
-  private mayHold(obj: object): boolean {
-    const spec = specOfInstance(obj)!;
-    const holds = (key: string | symbol) => {
+  private mayHold(obj: object, spec: ClassSpec): boolean {
+    // Every instance goes through here when it is made: plain loops, and a number is passed over at once.
+    for (const key of spec.dataKeys) {
       const value = (obj as any)[key];
-      return isCollection(value) || specOfInstance(value) !== undefined;
-    };
-    return spec.dataKeys.some(holds) || spec.statDataKeys.some((key) => (obj as any)[key] === null || (obj as any)[key] === undefined);
+      if (typeof value === 'object' && value !== null && (isCollection(value) || specOfInstance(value) !== undefined)) return true;
+    }
+    for (const key of spec.statDataKeys) if ((obj as any)[key] === null || (obj as any)[key] === undefined) return true;
+    return false;
   }
 
   /** The unreleased `@StatDir` objects `holder`'s data fields show: the fields' values and the elements of their arrays and Maps, at any depth. */

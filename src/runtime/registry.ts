@@ -43,7 +43,7 @@ export class Registry implements ClassRegistry {
       this.classDirFor(spec).addInstance(obj);
     }
     this.census.created(spec); // after the class's directory: a name taken at the root is the error to see
-    this.nesting.register(obj);
+    this.nesting.register(obj, spec);
   }
 
   /**
