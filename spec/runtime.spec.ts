@@ -1,5 +1,6 @@
 // The runtime alone, without FUSE: formatting, parsing, statistics, names.
 import { expect } from 'chai';
+import { inspect } from 'util';
 import { Counter, Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, StatDir } from '../src';
 import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
@@ -176,5 +177,23 @@ describe('runtime (no FUSE)', () => {
     expect((table as unknown as { chunks: Map<number, unknown> }).chunks.size).to.equal(1);
     table.clear();
     expect([...table.keys()]).to.deep.equal([]);
+  });
+
+  it("an instance's key in its class directory shows nowhere on it, and frozen instances are listed and released too", () => {
+    const ctx = new Procstat();
+    @StatDir({ name: 'Frozen', context: ctx })
+    class Frozen {
+      @Counter() hits = 1;
+      constructor() { Object.freeze(this); }
+    }
+    const [a, b] = [new Frozen(), new Frozen()];
+    expect(Object.getOwnPropertySymbols(a)).to.deep.equal([]);
+    expect(Object.getOwnPropertyNames(a)).to.deep.equal(['hits']);
+    expect(inspect(a)).to.equal('Frozen { hits: 1 }');
+    const names = () => (ctx.lookup(null, 'Frozen') as unknown as { names(): string[] }).names();
+    expect(names()).to.deep.equal(['0', '1']);
+    ctx.release(a);
+    expect(names()).to.deep.equal(['1']);
+    expect(b.hits).to.equal(1);
   });
 });

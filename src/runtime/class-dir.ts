@@ -14,23 +14,6 @@ export interface ClassRegistry extends InstanceRegistry {
 
 type Key = string | number;
 
-/**
- * An instance's key, kept on the instance itself: non-enumerable, so it shows nowhere. Not a
- * WeakMap: V8 never shrinks a long-lived WeakMap's table after its keys die, so 100,000 released
- * instances would keep megabytes for good. Frozen or sealed objects fall back to a WeakMap.
- */
-const KEY = Symbol('procstat.key');
-const frozenKeys = new WeakMap<object, Key>();
-
-function rememberKey(obj: object, key: Key): void {
-  if (Object.isExtensible(obj)) Object.defineProperty(obj, KEY, { value: key, writable: true });
-  else frozenKeys.set(obj, key);
-}
-
-function keyOfInstance(obj: object): Key | undefined {
-  return (obj as { [KEY]?: Key })[KEY] ?? frozenKeys.get(obj);
-}
-
 /** Tables by key: by sequence number in chunks (int-table.ts: no table-wide rebuilds under churn), by key in a Map. */
 function tableFor<V>(sequenced: boolean): Table<Key, V> {
   return sequenced ? new IntTable<V>() : new Map<Key, V>();
@@ -82,7 +65,7 @@ export class ClassDir extends DirNode {
       this.drop(key);
     }
     this.instances.set(key, new WeakRef(obj));
-    rememberKey(obj, key);
+    this.spec.keySlot.set(obj, key); // on the instance: a WeakMap never shrinks its table after its keys die
     this.peak = Math.max(this.peak, this.instances.size);
     this.finalizer.register(obj, key);
     this.show(key); // just made: neither released nor nested yet
@@ -121,7 +104,7 @@ export class ClassDir extends DirNode {
 
   /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */
   private keyOfListed(obj: object): Key | undefined {
-    const key = keyOfInstance(obj);
+    const key = this.spec.keySlot.get(obj);
     return key !== undefined && this.instances.get(key)?.deref() === obj ? key : undefined;
   }
 
