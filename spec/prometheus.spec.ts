@@ -82,7 +82,7 @@ describe('Prometheus view', () => {
     const kid = new Tree();
     kid.kids.set('g', new Tree());
     root.kids.set('k', kid);
-    made.push(new Value(), new Quantile(), root);
+    const keep = [new Value(), new Quantile(), root];
     const text = ctx.metrics();
     expect(text).to.include('value_text_info{value_2="0",value="hello"} 1\n');
     expect(text).to.include('quantile_latency{quantile_2="0",quantile="0.5"} 0\n')
@@ -90,6 +90,7 @@ describe('Prometheus view', () => {
       .and.include('quantile_queue_min{quantile_2="0"}');
     expect(text).to.include('tree_kids_kids_hits_total{tree="0",kids="k",kids_2="g"} 1\n');
     expect((await promtool(text)).output).to.equal('');
+    for (const obj of keep) ctx.release(obj);
   });
 
   it('a counter named …_total gets its unit before _total, once', async () => {

@@ -1,7 +1,7 @@
 // The runtime alone, without FUSE: formatting, parsing, statistics, names.
 import { expect } from 'chai';
 import { inspect } from 'util';
-import { Counter, Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, StatDir } from '../src';
+import { Counter, Gauge, Histogram, Parameter, Procstat, ProcstatError, Series, Stat, StatDir } from '../src';
 import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
 import { percentileName } from '../src/runtime/histogram';
@@ -179,21 +179,61 @@ describe('runtime (no FUSE)', () => {
     expect([...table.keys()]).to.deep.equal([]);
   });
 
-  it("an instance's key in its class directory shows nowhere on it, and frozen instances are listed and released too", () => {
+  it('what procstat keeps on instances shows nowhere on them, frozen ones are listed and released too', () => {
     const ctx = new Procstat();
     @StatDir({ name: 'Frozen', context: ctx })
     class Frozen {
       @Counter() hits = 1;
       constructor() { Object.freeze(this); }
     }
-    const [a, b] = [new Frozen(), new Frozen()];
-    expect(Object.getOwnPropertySymbols(a)).to.deep.equal([]);
-    expect(Object.getOwnPropertyNames(a)).to.deep.equal(['hits']);
-    expect(inspect(a)).to.equal('Frozen { hits: 1 }');
-    const names = () => (ctx.lookup(null, 'Frozen') as unknown as { names(): string[] }).names();
-    expect(names()).to.deep.equal(['0', '1']);
+    @StatDir({ name: 'Holder', context: ctx })
+    class Holder {
+      @Stat() held: Frozen | null = new Frozen();
+    }
+    const [a, b, holder] = [new Frozen(), new Frozen(), new Holder()];
+    const names = (dir: string) => (ctx.lookup(null, dir) as unknown as { names(): string[] }).names();
+    expect(names('Frozen')).to.deep.equal(['0', '1']); // 2, made by Holder, is shown under it
     ctx.release(a);
-    expect(names()).to.deep.equal(['1']);
-    expect(b.hits).to.equal(1);
+    expect(names('Frozen')).to.deep.equal(['1']);
+    for (const obj of [a, b, holder]) {
+      expect(Reflect.ownKeys(obj)).to.deep.equal(obj === holder ? ['held'] : ['hits']);
+      expect(inspect(obj, { showHidden: true })).to.not.match(/procstat|Symbol/);
+    }
+  });
+
+  it('a constructor that returns an instance made before (a cache) gets it back, shown once', () => {
+    const ctx = new Procstat();
+    let cached: Cached | undefined;
+    @StatDir({ name: 'Cached', context: ctx })
+    class Cached {
+      @Counter() hits = 0;
+      constructor() {
+        if (cached) return cached;
+        cached = this; // eslint-disable-line @typescript-eslint/no-this-alias
+      }
+    }
+    const [a, b] = [new Cached(), new Cached()];
+    expect(a).to.equal(b);
+    expect((ctx.lookup(null, 'Cached') as unknown as { names(): string[] }).names()).to.deep.equal(['0']);
+    expect(String(ctx.reader.readFile(ctx.lookup(null, 'procstat/classes/Cached/created') as never))).to.equal('1\n');
+  });
+
+  it("release() through another context than the class's is refused, naming the fix, and changes nothing", () => {
+    const [one, two] = [new Procstat(), new Procstat()];
+    @StatDir({ name: 'Conn', key: 'id', context: two })
+    class Conn {
+      @Counter() sent = 0;
+      constructor(readonly id: string) {}
+    }
+    const a = new Conn('a');
+    const err = (() => { try { one.release(a); } catch (e) { return e; } })() as ProcstatError;
+    expect(err).to.be.instanceOf(ProcstatError);
+    expect(err.code).to.equal('EINVAL');
+    expect(err.message).to.equal('release(): Conn instances are shown by another context; call release() on the context its ' +
+      '@StatDir names (@StatDir({ context }))');
+    new Conn('a');
+    expect((two.lookup(null, 'Conn') as unknown as { names(): string[] }).names()).to.deep.equal(['a', 'a-1']);
+    expect(one.lookup(null, 'procstat/classes/Conn')).to.equal(undefined);
+    one.release({}); // not a @StatDir instance: nothing to remove
   });
 });

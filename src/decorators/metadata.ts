@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ClassOptions, ClassSpec, defineClassSpec, FieldSpec, KeySlot } from '../runtime/class-spec';
+import { ClassOptions, ClassSpec, defineClassSpec, FieldSpec } from '../runtime/class-spec';
 import { ProcstatError } from '../runtime/errors';
 import { checkFileOptions } from '../runtime/file-options';
 import { checkName } from '../runtime/names';
@@ -106,7 +106,7 @@ export function tc39FieldsOf(metadata: Record<symbol, unknown> | undefined): Fie
 }
 
 /** Checks a class's decorator arguments when the class is defined; errors name the class and field. */
-export function defineSpec(cls: Function, className: string, options: ClassOptions, fields: FieldSpec[], keySlot: KeySlot): ClassSpec {
+export function defineSpec(cls: Function, className: string, options: ClassOptions, fields: FieldSpec[]): ClassSpec {
   const dirName = checkName(options.name ?? className, `@StatDir on class ${className}`);
   if (dirName === 'procstat') {
     throw new ProcstatError('EINVAL', `@StatDir on class ${className}: "procstat" is reserved at the mount root for the mount's own status; ` +
@@ -129,7 +129,7 @@ export function defineSpec(cls: Function, className: string, options: ClassOptio
     byName.set(field.name, field);
   }
   const statDataKeys = fields.filter((field) => field.kind === 'stat' && dataKeys.includes(field.key)).map((field) => field.key);
-  const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys, statDataKeys, keySlot };
+  const spec: ClassSpec = { className, dirName, options, fields, byName, dataKeys, statDataKeys };
   defineClassSpec(cls, spec);
   fieldsRead.add(cls).add(Object.getPrototypeOf(cls));
   return spec;

@@ -1,5 +1,5 @@
 import type { Procstat } from '../procstat';
-import { ClassOptions, ClassSpec, KeySlot } from '../runtime/class-spec';
+import { ClassOptions, ClassSpec } from '../runtime/class-spec';
 import { ProcstatError } from '../runtime/errors';
 import { getDefaultContext } from '../runtime/default-context';
 import { defineSpec, hasOwnFields, isTc39Context, legacyFieldsOf, tc39FieldsOf } from './metadata';
@@ -60,20 +60,9 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
     }
     const fields = isTc39Context(context) ? tc39FieldsOf(context.metadata) : legacyFieldsOf(cls);
     let spec: ClassSpec;
-    let keySlot: KeySlot;
     const Registering = {
       // A subclass keeps the class's name; it registers the instance once, under its most derived @StatDir class.
       [className]: class extends cls {
-        /** The instance's key in its class directory (KeySlot). */
-        #procstatKey: string | number | undefined;
-
-        static {
-          keySlot = {
-            get: (obj: any) => (#procstatKey in obj ? obj.#procstatKey : undefined),
-            set: (obj: any, key) => { obj.#procstatKey = key; },
-          };
-        }
-
         constructor(...args: any[]) {
           super(...args);
           if (new.target !== Registering && nearestWrapper(new.target) !== Registering) return;
@@ -83,7 +72,7 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       },
     }[className];
     wrappers.add(Registering);
-    spec = defineSpec(Registering, className, options, fields, keySlot!);
+    spec = defineSpec(Registering, className, options, fields);
     return Registering;
   }) as StatDirDecorator<T>;
 }

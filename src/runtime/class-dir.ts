@@ -3,6 +3,7 @@ import { InstanceDir, InstanceRegistry } from './instance-dir';
 import { IntTable, Table } from './int-table';
 import { sanitizeName } from './names';
 import { DirNode, Node } from './nodes';
+import { ObjectSlot } from './object-slot';
 
 /** What a class directory needs from its registry, beyond what its instances' directories need. */
 export interface ClassRegistry extends InstanceRegistry {
@@ -13,6 +14,9 @@ export interface ClassRegistry extends InstanceRegistry {
 }
 
 type Key = string | number;
+
+/** An instance's key in its class directory, kept on the instance (object-slot.ts). */
+const keys = new ObjectSlot<Key>();
 
 /** Tables by key: by sequence number in chunks (int-table.ts: no table-wide rebuilds under churn), by key in a Map. */
 function tableFor<V>(sequenced: boolean): Table<Key, V> {
@@ -53,8 +57,9 @@ export class ClassDir extends DirNode {
     this.nested = tableFor(this.sequenced);
   }
 
-  /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. */
-  addInstance(obj: object): void {
+  /** Adds an instance under its key: 0, 1, 2 … or its sanitized key, with -1, -2 … while that is taken. False if it is here already. */
+  addInstance(obj: object): boolean {
+    if (this.has(obj)) return false;
     let key: Key;
     if (this.sequenced) {
       key = this.sequence++;
@@ -65,10 +70,11 @@ export class ClassDir extends DirNode {
       this.drop(key);
     }
     this.instances.set(key, new WeakRef(obj));
-    this.spec.keySlot.set(obj, key); // on the instance: a WeakMap never shrinks its table after its keys die
+    keys.set(obj, key);
     this.peak = Math.max(this.peak, this.instances.size);
     this.finalizer.register(obj, key);
     this.show(key); // just made: neither released nor nested yet
+    return true;
   }
 
   /** Takes a released instance out of the listing, for good. */
@@ -104,7 +110,7 @@ export class ClassDir extends DirNode {
 
   /** The key of `obj` if this directory has it (it may be registered elsewhere, or replaced by a newer instance). */
   private keyOfListed(obj: object): Key | undefined {
-    const key = this.spec.keySlot.get(obj);
+    const key = keys.get(obj);
     return key !== undefined && this.instances.get(key)?.deref() === obj ? key : undefined;
   }
 

@@ -31,17 +31,6 @@ export interface ClassOptions<T = any> {
   singleton?: boolean;
 }
 
-/**
- * Where an instance's key in its class directory is kept: a private field of the class's registering
- * subclass (stat-dir.ts). It shows nowhere, works on frozen objects, and costs a plain store when the
- * instance is made (a symbol property added with defineProperty cost about 0.5 µs per instance).
- */
-export interface KeySlot {
-  /** undefined for an object that is not an instance of this class. */
-  get(obj: object): string | number | undefined;
-  set(obj: object, key: string | number): void;
-}
-
 /** A `@StatDir` class as the runtime sees it: shared by all its instances. */
 export interface ClassSpec {
   readonly className: string;
@@ -54,7 +43,6 @@ export interface ClassSpec {
   readonly dataKeys: readonly (string | symbol)[];
   /** Of those, the `@Stat` ones: they may be given a `@StatDir` object or a collection later (`peer = null` now). */
   readonly statDataKeys: readonly (string | symbol)[];
-  readonly keySlot: KeySlot;
 }
 
 const specs = new WeakMap<Function, ClassSpec>();

@@ -1,7 +1,7 @@
 import { ClassSpec, specOfInstance } from './class-spec';
 import { ClassDir } from './class-dir';
 import { elementsOf, isCollection } from './collections';
-import { ObjectFlag } from './object-flag';
+import { ObjectSlot } from './object-slot';
 
 /**
  * Which `@StatDir` instances are shown nested in another instance's directory instead of at the top
@@ -31,7 +31,7 @@ export class Nesting {
   /** Instances seen with a `@StatDir` object or a collection in a data field, in the order they were seen. */
   private readonly holders = new Set<WeakRef<object>>();
   /** On the holders themselves: the tree's own mark, since an object may be registered in several trees. */
-  private readonly holding = new ObjectFlag('procstat.holder');
+  private readonly holding = new ObjectSlot<true>();
   /** A collected holder's entry goes, even in a tree that is never listed (and so never updated). */
   private readonly finalizer = new FinalizationRegistry<WeakRef<object>>((ref) => this.holders.delete(ref));
   private updateQueued = false;
@@ -61,7 +61,7 @@ export class Nesting {
   /** `obj` was seen holding a `@StatDir` object or a collection in a data field: read it on every update. */
   holds(obj: object): void {
     if (this.holding.has(obj)) return;
-    this.holding.set(obj);
+    this.holding.set(obj, true);
     const ref = new WeakRef(obj);
     this.holders.add(ref);
     this.finalizer.register(obj, ref);

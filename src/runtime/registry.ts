@@ -5,10 +5,10 @@ import { ProcstatError } from './errors';
 import { InstanceDir } from './instance-dir';
 import { Nesting } from './nesting';
 import { DirNode } from './nodes';
-import { ObjectFlag } from './object-flag';
+import { ObjectSlot } from './object-slot';
 
 /** Marks an object released by `release()`, in every registry it is registered in. */
-const released = new ObjectFlag('procstat.released');
+const released = new ObjectSlot<true>();
 
 /**
  * A context's `@StatDir` instances: each class a directory at the root (a singleton its own
@@ -17,6 +17,8 @@ const released = new ObjectFlag('procstat.released');
  */
 export class Registry implements ClassRegistry {
   private readonly classDirs = new Map<ClassSpec, ClassDir>();
+  /** The classes whose instances register here (their @StatDir names this context). */
+  private readonly specs = new Set<ClassSpec>();
   private readonly nesting = new Nesting({
     isReleased: (obj) => this.isReleased(obj),
     classDirOf: (obj) => this.classDirOf(obj),
@@ -35,12 +37,15 @@ export class Registry implements ClassRegistry {
    */
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
+    // A constructor may return an object it made before (a cache, an interned instance): shown once.
     if (spec.options.singleton) {
       const previous = this.root.child(spec.dirName);
+      if (previous instanceof InstanceDir && previous.ref.deref() === obj) return;
       if (previous instanceof InstanceDir) this.root.delete(previous);
       this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
-    } else {
-      this.classDirFor(spec).addInstance(obj);
+      this.specs.add(spec);
+    } else if (!this.classDirFor(spec).addInstance(obj)) {
+      return;
     }
     this.census.created(spec); // after the class's directory: a name taken at the root is the error to see
     this.nesting.register(obj, spec);
@@ -55,8 +60,13 @@ export class Registry implements ClassRegistry {
       throw new ProcstatError('EINVAL', `release() takes a @StatDir instance, not ${obj === null ? 'null' : typeof obj}`);
     }
     const spec = specOfInstance(obj);
-    if (spec && !this.isReleased(obj)) this.census.released(spec);
-    released.set(obj);
+    if (!spec) return; // never shown: nothing to remove
+    if (!this.specs.has(spec)) {
+      throw new ProcstatError('EINVAL', `release(): ${spec.className} instances are shown by another context; call release() on the ` +
+        `context its @StatDir names (@StatDir({ context }))`);
+    }
+    if (!this.isReleased(obj)) this.census.released(spec);
+    released.set(obj, true);
     this.classDirOf(obj)?.hide(obj);
     this.nesting.released(obj);
     const singleton = this.singletonDirOf(obj);
@@ -104,6 +114,7 @@ export class Registry implements ClassRegistry {
       }
       dir = this.root.add(new ClassDir(spec, this));
       this.classDirs.set(spec, dir);
+      this.specs.add(spec);
     }
     return dir;
   }
