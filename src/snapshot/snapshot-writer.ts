@@ -1,4 +1,4 @@
-import { promises as fs, rmdirSync, unlinkSync } from 'fs';
+import { promises as fs, rmdirSync, rmSync, unlinkSync } from 'fs';
 import * as path from 'path';
 import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
@@ -28,10 +28,16 @@ export class SnapshotWriter {
   /** Directories below the mountpoint that this writer created. */
   private createdDirs = new Set<string>();
   private readonly removeAtExit = () => this.removeOwnSync();
+  /** Numbers the files being written in `staging`. */
+  private staged = 0;
 
-  /** `createdRoot`: the mountpoint and those of its ancestors that did not exist before, deepest first. */
+  /**
+   * `createdRoot`: the mountpoint and those of its ancestors that did not exist before, deepest first.
+   * `staging`: where a file is written before it is renamed into place, outside the snapshot, so
+   * that `find` or `grep -r` never meets a half-written file.
+   */
   private constructor(private readonly view: ContextView, readonly mountpoint: string,
-    private readonly intervalMs: number, private readonly createdRoot: string[]) {}
+    private readonly intervalMs: number, private readonly createdRoot: string[], private readonly staging: string) {}
 
   static async start(view: ContextView, directory: string, intervalMs: number): Promise<SnapshotWriter> {
     const createdRoot: string[] = [];
@@ -41,11 +47,26 @@ export class SnapshotWriter {
       createdRoot.push(dir);
     }
     await fs.mkdir(directory, { recursive: true });
-    const writer = new SnapshotWriter(view, directory, intervalMs, createdRoot);
+    const writer = new SnapshotWriter(view, directory, intervalMs, createdRoot, await SnapshotWriter.makeStaging(directory));
     process.on('exit', writer.removeAtExit);
     await writer.pass();
     writer.schedule();
     return writer;
+  }
+
+  /**
+   * Beside the snapshot (the same filesystem, so that the rename is atomic): `.<name>.staging`. Where
+   * the parent is not writable, a hidden `.staging` inside the snapshot, which `find` may then show.
+   */
+  private static async makeStaging(directory: string): Promise<string> {
+    const beside = path.join(path.dirname(path.resolve(directory)), `.${path.basename(directory)}.staging`);
+    const inside = path.join(directory, '.staging');
+    for (const staging of [beside, inside]) {
+      const made = await fs.mkdir(staging, { mode: 0o700 }).then(() => true, (err) => codeOf(err) === 'EEXIST');
+      if (made) return staging;
+    }
+    throw new ProcstatError('EACCES', `procstat: no directory to write the snapshot's files in before they replace the old ones: ` +
+      `neither ${beside} nor ${inside} could be made`);
   }
 
   /** The next pass starts an interval after the last one ended, so slow passes never pile up. */
@@ -103,7 +124,7 @@ export class SnapshotWriter {
       if (err instanceof ProcstatError && err.code === 'EIO' && this.written.has(target)) files.add(target);
       return;
     }
-    const temporary = `${target}.${process.pid}.tmp`;
+    const temporary = path.join(this.staging, `${this.staged++}`);
     await fs.writeFile(temporary, content, { mode: 0o444 });
     await fs.rename(temporary, target);
     files.add(target);
@@ -112,6 +133,7 @@ export class SnapshotWriter {
   /** At exit, no event loop: the same clean-up, synchronously. */
   private removeOwnSync(): void {
     for (const file of this.written) try { unlinkSync(file); } catch { /* gone already */ }
+    try { rmSync(this.staging, { recursive: true, force: true }); } catch { /* not ours to remove after all */ }
     for (const dir of [...[...this.createdDirs].sort((a, b) => b.length - a.length), ...this.createdRoot]) {
       try { rmdirSync(dir); } catch { /* not empty: someone else's files are in it */ }
     }
