@@ -25,6 +25,8 @@ export class SnapshotWriter {
   private writing: Promise<void> = Promise.resolve();
   /** Files written by the last pass: the writer's own, to replace or remove. */
   private written = new Set<string>();
+  /** Those the pass under way has written so far (an exit in the middle removes them too). */
+  private writtenThisPass = new Set<string>();
   /** Directories below the mountpoint that this writer created. */
   private createdDirs = new Set<string>();
   private readonly removeAtExit = () => this.removeOwnSync();
@@ -55,18 +57,21 @@ export class SnapshotWriter {
   }
 
   /**
-   * Beside the snapshot (the same filesystem, so that the rename is atomic): `.<name>.staging`. Where
-   * the parent is not writable, a hidden `.staging` inside the snapshot, which `find` may then show.
+   * This process's own, made afresh (so only it writes and removes there): beside the snapshot,
+   * `.<name>.staging.<pid>`, when that is the same filesystem (a rename is atomic only within one);
+   * else, or where the parent is not writable, `.staging.<pid>` inside the snapshot, which `find`
+   * and `grep -r` may then show.
    */
   private static async makeStaging(directory: string): Promise<string> {
-    const beside = path.join(path.dirname(path.resolve(directory)), `.${path.basename(directory)}.staging`);
-    const inside = path.join(directory, '.staging');
-    for (const staging of [beside, inside]) {
-      const made = await fs.mkdir(staging, { mode: 0o700 }).then(() => true, (err) => codeOf(err) === 'EEXIST');
-      if (made) return staging;
+    const resolved = path.resolve(directory);
+    const inside = path.join(resolved, `.staging.${process.pid}`);
+    const beside = path.join(path.dirname(resolved), `.${path.basename(resolved)}.staging.${process.pid}`);
+    const sameFilesystem = (await fs.stat(resolved)).dev === (await fs.stat(path.dirname(resolved))).dev;
+    for (const staging of sameFilesystem ? [beside, inside] : [inside]) {
+      if (await fs.mkdir(staging, { mode: 0o700 }).then(() => true, () => false)) return staging;
     }
     throw new ProcstatError('EACCES', `procstat: no directory to write the snapshot's files in before they replace the old ones: ` +
-      `neither ${beside} nor ${inside} could be made`);
+      `${sameFilesystem ? `neither ${beside} nor ` : ''}${inside} could be made`);
   }
 
   /** The next pass starts an interval after the last one ended, so slow passes never pile up. */
@@ -88,6 +93,7 @@ export class SnapshotWriter {
 
   private async pass(): Promise<void> {
     const files = new Set<string>();
+    this.writtenThisPass = files;
     const dirs = new Set<string>();
     await this.write(this.view.root, this.mountpoint, files, dirs);
     for (const old of this.written) if (!files.has(old)) await fs.unlink(old).catch(() => undefined);
@@ -125,14 +131,14 @@ export class SnapshotWriter {
       return;
     }
     const temporary = path.join(this.staging, `${this.staged++}`);
+    files.add(target); // before it exists: an exit during the rename removes it all the same
     await fs.writeFile(temporary, content, { mode: 0o444 });
     await fs.rename(temporary, target);
-    files.add(target);
   }
 
   /** At exit, no event loop: the same clean-up, synchronously. */
   private removeOwnSync(): void {
-    for (const file of this.written) try { unlinkSync(file); } catch { /* gone already */ }
+    for (const file of [...this.written, ...this.writtenThisPass]) try { unlinkSync(file); } catch { /* gone already */ }
     try { rmSync(this.staging, { recursive: true, force: true }); } catch { /* not ours to remove after all */ }
     for (const dir of [...[...this.createdDirs].sort((a, b) => b.length - a.length), ...this.createdRoot]) {
       try { rmdirSync(dir); } catch { /* not empty: someone else's files are in it */ }
