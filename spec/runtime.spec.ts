@@ -218,6 +218,22 @@ describe('runtime (no FUSE)', () => {
     expect(String(ctx.reader.readFile(ctx.lookup(null, 'procstat/classes/Cached/created') as never))).to.equal('1\n');
   });
 
+  it("a constructor that returns another class's instance does not show it a second time under its own class", () => {
+    const ctx = new Procstat();
+    @StatDir({ name: 'Kept', context: ctx })
+    class Kept { @Counter() d = 1; }
+    const kept = new Kept();
+    @StatDir({ name: 'Lender', context: ctx })
+    class Lender {
+      @Counter() e = 1;
+      constructor() { return kept as unknown as Lender; }
+    }
+    expect(new Lender()).to.equal(kept);
+    expect(ctx.lookup(null, 'Lender')).to.equal(undefined);
+    expect((ctx.lookup(null, 'Kept') as unknown as { names(): string[] }).names()).to.deep.equal(['0']);
+    expect(ctx.lookup(null, 'procstat/classes/Lender')).to.equal(undefined);
+  });
+
   it("release() through another context than the class's is refused, naming the fix, and changes nothing", () => {
     const [one, two] = [new Procstat(), new Procstat()];
     @StatDir({ name: 'Conn', key: 'id', context: two })

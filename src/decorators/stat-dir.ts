@@ -65,6 +65,8 @@ export function StatDir<T = any>(options: StatDirOptions<T> = {}): StatDirDecora
       [className]: class extends cls {
         constructor(...args: any[]) {
           super(...args);
+          // A constructor may return another object: one not of this class is shown where it belongs, if anywhere.
+          if (!(this instanceof Registering)) return;
           if (new.target !== Registering && nearestWrapper(new.target) !== Registering) return;
           if (new.target !== Registering) warnOfUndecoratedSubclass(new.target, Registering);
           (options.context ?? getDefaultContext()).registry.register(this, spec);
