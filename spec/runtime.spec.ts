@@ -214,8 +214,14 @@ describe('runtime (no FUSE)', () => {
     }
     const [a, b] = [new Cached(), new Cached()];
     expect(a).to.equal(b);
-    expect((ctx.lookup(null, 'Cached') as unknown as { names(): string[] }).names()).to.deep.equal(['0']);
-    expect(String(ctx.reader.readFile(ctx.lookup(null, 'procstat/classes/Cached/created') as never))).to.equal('1\n');
+    const names = () => (ctx.lookup(null, 'Cached') as unknown as { names(): string[] }).names();
+    const created = () => String(ctx.reader.readFile(ctx.lookup(null, 'procstat/classes/Cached/created') as never));
+    expect(names()).to.deep.equal(['0']);
+    expect(created()).to.equal('1\n');
+    ctx.release(a);
+    expect(new Cached()).to.equal(a); // released: not shown again, not counted again
+    expect(names()).to.deep.equal([]);
+    expect(created()).to.equal('1\n');
   });
 
   it("a constructor that returns another class's instance does not show it a second time under its own class", () => {

@@ -37,7 +37,9 @@ export class Registry implements ClassRegistry {
    */
   register(obj: object, spec: ClassSpec | undefined = specOfInstance(obj)): void {
     if (!spec) throw new ProcstatError('EINVAL', `register: ${obj?.constructor?.name ?? typeof obj} is not a @StatDir class`);
-    // A constructor may return an object it made before (a cache, an interned instance): shown once.
+    // A constructor may return an object it made before (a cache, an interned instance): shown once,
+    // and never again once released.
+    if (this.isReleased(obj)) return;
     if (spec.options.singleton) {
       const previous = this.root.child(spec.dirName);
       if (previous instanceof InstanceDir && previous.ref.deref() === obj) return;
