@@ -21,6 +21,7 @@
 #include <node_api.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -739,8 +740,59 @@ static char *local_content(mount_t *m, node_t *n, size_t *len) {
   return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
+/*
+ * Following the reader. A reader and the thread that answers it take turns (request, reply, next
+ * request), and in this VM each round trip costs about twice as much when the two run on different
+ * CPUs, which the scheduler chooses mostly at random (a `grep -r` over 10,000 files: 0.7-0.9 s or
+ * 1.8-2.1 s). So while the main thread answers a turn of requests, it moves to the CPU that the
+ * turn's first reader last ran on, and gives its CPU affinity back when the turn ends (after at most
+ * MAX_TURN_MS): the reader, woken by the reply, finds its answerer beside it.
+ */
+static __thread int turn_followed;        /* this turn has followed a reader, or found no need */
+static __thread int turn_pinned;          /* the affinity was narrowed: restored when the turn ends */
+static __thread cpu_set_t turn_affinity;  /* the affinity to restore */
+
+/** The CPU a thread last ran on (field 39 of /proc/<tid>/stat), or -1. */
+static int last_cpu_of(pid_t tid) {
+  char path[48], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t len = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (len <= 0) return -1;
+  stat[len] = 0;
+  char *p = strrchr(stat, ')');     /* the command name before it may hold spaces */
+  if (!p) return -1;
+  for (int field = 2; field < 39; p++) {
+    if (!*p) return -1;
+    if (*p == ' ') field++;
+  }
+  return atoi(p);
+}
+
+static void follow_reader(fuse_req_t req) {
+  if (!runs_own_calls || turn_followed) return;
+  turn_followed = 1;
+  pid_t tid = fuse_req_ctx(req)->pid;     /* 0: a process outside the mount's pid namespace */
+  int cpu = tid > 0 ? last_cpu_of(tid) : -1;
+  if (cpu < 0 || cpu == sched_getcpu()) return;
+  // Only within the affinity the application has (taskset, cgroup cpusets).
+  if (sched_getaffinity(0, sizeof turn_affinity, &turn_affinity) != 0 || !CPU_ISSET(cpu, &turn_affinity)) return;
+  cpu_set_t reader_cpu;
+  CPU_ZERO(&reader_cpu);
+  CPU_SET(cpu, &reader_cpu);
+  turn_pinned = sched_setaffinity(0, sizeof reader_cpu, &reader_cpu) == 0;
+}
+
+static void end_turn(void) {
+  if (turn_pinned) sched_setaffinity(0, sizeof turn_affinity, &turn_affinity);
+  turn_pinned = turn_followed = 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
+  follow_reader(req);
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, ino);
   int mode = fi->flags & O_ACCMODE;
@@ -883,6 +935,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
+  follow_reader(req);
   pthread_mutex_lock(&m->lock);
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
@@ -1398,6 +1451,7 @@ static void on_device(uv_poll_t *poll, int status, int events) {
     i++;
     run_calls(m);                 /* may unmount: then the loop ends here */
   }
+  end_turn();
   runs_own_calls = 0;
 }
 
