@@ -751,6 +751,7 @@ static char *local_content(mount_t *m, node_t *n, size_t *len) {
 static __thread int turn_followed;        /* this turn has followed a reader, or found no need */
 static __thread int turn_pinned;          /* the affinity was narrowed: restored when the turn ends */
 static __thread cpu_set_t turn_affinity;  /* the affinity to restore */
+static __thread cpu_set_t turn_reader;    /* the reader's CPU alone, as set */
 
 /** The CPU a thread last ran on (field 39 of /proc/<tid>/stat), or -1. */
 static int last_cpu_of(pid_t tid) {
@@ -779,14 +780,17 @@ static void follow_reader(fuse_req_t req) {
   if (cpu < 0 || cpu == sched_getcpu()) return;
   // Only within the affinity the application has (taskset, cgroup cpusets).
   if (sched_getaffinity(0, sizeof turn_affinity, &turn_affinity) != 0 || !CPU_ISSET(cpu, &turn_affinity)) return;
-  cpu_set_t reader_cpu;
-  CPU_ZERO(&reader_cpu);
-  CPU_SET(cpu, &reader_cpu);
-  turn_pinned = sched_setaffinity(0, sizeof reader_cpu, &reader_cpu) == 0;
+  CPU_ZERO(&turn_reader);
+  CPU_SET(cpu, &turn_reader);
+  turn_pinned = sched_setaffinity(0, sizeof turn_reader, &turn_reader) == 0;
 }
 
 static void end_turn(void) {
-  if (turn_pinned) sched_setaffinity(0, sizeof turn_affinity, &turn_affinity);
+  // An affinity someone set meanwhile (`taskset -p`, a getter) is theirs: it stays.
+  cpu_set_t now;
+  if (turn_pinned && sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &turn_reader)) {
+    sched_setaffinity(0, sizeof turn_affinity, &turn_affinity);
+  }
   turn_pinned = turn_followed = 0;
 }
 

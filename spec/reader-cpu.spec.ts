@@ -1,10 +1,11 @@
 // The main thread follows its reader to the reader's CPU while it answers a turn of requests, within
 // the application's own CPU affinity, and gives the affinity back when the turn ends.
 import { expect } from 'chai';
+import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import * as os from 'os';
 import { Procstat } from '../src';
-import { mountTemp } from './helpers/mounts';
+import { mountTemp, tempPath } from './helpers/mounts';
 import { shOk } from './helpers/shell';
 
 /** The CPUs the main thread may run on, as /proc prints them ("0-1"), read on the main thread. */
@@ -54,5 +55,27 @@ describe('the main thread follows its reader to the reader\'s CPU', function () 
     const reads = await readsFromEachCpu(mnt, 8);
     for (const read of reads) expect(read.seen, JSON.stringify(reads)).to.equal('0');
     expect(mainThreadCpus()).to.equal('0');
+  });
+
+  it('keeps an affinity the application sets while a turn answers its reader', async () => {
+    const app = new Procstat();
+    for (const cpu of [0, 1]) {
+      app.createValue(null, `to${cpu}`, () => {
+        execFileSync('taskset', ['-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
+        return cpu;
+      });
+    }
+    const dir = tempPath();
+    await app.mount(dir, { deadlineMs: 10_000 });  // the getter runs taskset: slower than the default deadline under load
+    try {
+      for (let i = 0; i < 8; i++) {
+        const reader = i % 2, set = 1 - reader;
+        await shOk(`taskset -p -c ${initial} ${process.pid}`);
+        await shOk(`taskset -c ${reader} cat ${dir}/to${set}`);
+        expect(mainThreadCpus(), `read ${i}, reader on CPU ${reader}`).to.equal(String(set));
+      }
+    } finally {
+      await app.unmount();
+    }
   });
 });
