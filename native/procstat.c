@@ -50,7 +50,7 @@ extern char **environ;
 #define MAX_PENDING_WRITE (64 * 1024)
 #define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
 #define MAX_REQUESTS_PER_TURN 64      /* requests the main thread reads in one turn of its loop */
-#define MAX_TURN_MS 2.0               /* ... and how long it waits for more in one turn at most */
+#define MAX_TURN_MS 2.0               /* ... and how long a turn lasts at most (checked between requests) */
 #define NEXT_REQUEST_WAIT_MS 0.05     /* how long it waits for a next request before its loop sleeps */
 #define TAKEOVER_AFTER_MS 30          /* a loop this long without a beat: the FUSE thread reads the device */
 
@@ -744,14 +744,12 @@ static char *local_content(mount_t *m, node_t *n, size_t *len) {
  * Following the reader. A reader and the thread that answers it take turns (request, reply, next
  * request), and in this VM each round trip costs about twice as much when the two run on different
  * CPUs, which the scheduler chooses mostly at random (a `grep -r` over 10,000 files: 0.7-0.9 s or
- * 1.8-2.1 s). So while the main thread answers a turn of requests, it moves to the CPU that the
- * turn's first reader last ran on, and gives its CPU affinity back when the turn ends (after at most
- * MAX_TURN_MS): the reader, woken by the reply, finds its answerer beside it.
+ * 1.8-2.2 s). So at a turn's first open or opendir, the main thread moves to the CPU its reader last
+ * ran on: it narrows its affinity to that CPU, which migrates it there, and at once puts back the
+ * affinity it had, which leaves it there. Never pinned meanwhile, it runs no JavaScript, and no
+ * thread or process starts, with a narrowed affinity (they would inherit it).
  */
 static __thread int turn_followed;        /* this turn has followed a reader, or found no need */
-static __thread int turn_pinned;          /* the affinity was narrowed: restored when the turn ends */
-static __thread cpu_set_t turn_affinity;  /* the affinity to restore */
-static __thread cpu_set_t turn_reader;    /* the reader's CPU alone, as set */
 
 /** The CPU a thread last ran on (field 39 of /proc/<tid>/stat), or -1. */
 static int last_cpu_of(pid_t tid) {
@@ -772,26 +770,31 @@ static int last_cpu_of(pid_t tid) {
   return atoi(p);
 }
 
+/** Whether /proc shows this process's own pid namespace (the kernel gives readers' pids in it). */
+static int proc_is_ours(void) {
+  static int known = -1;
+  if (known < 0) {
+    char link[32] = { 0 };
+    known = readlink("/proc/self", link, sizeof link - 1) > 0 && atoi(link) == (int)getpid();
+  }
+  return known;
+}
+
 static void follow_reader(fuse_req_t req) {
   if (!runs_own_calls || turn_followed) return;
   turn_followed = 1;
   pid_t tid = fuse_req_ctx(req)->pid;     /* 0: a process outside the mount's pid namespace */
-  int cpu = tid > 0 ? last_cpu_of(tid) : -1;
+  int cpu = tid > 0 && proc_is_ours() ? last_cpu_of(tid) : -1;
   if (cpu < 0 || cpu == sched_getcpu()) return;
   // Only within the affinity the application has (taskset, cgroup cpusets).
-  if (sched_getaffinity(0, sizeof turn_affinity, &turn_affinity) != 0 || !CPU_ISSET(cpu, &turn_affinity)) return;
-  CPU_ZERO(&turn_reader);
-  CPU_SET(cpu, &turn_reader);
-  turn_pinned = sched_setaffinity(0, sizeof turn_reader, &turn_reader) == 0;
-}
-
-static void end_turn(void) {
-  // An affinity someone set meanwhile (`taskset -p`, a getter) is theirs: it stays.
+  cpu_set_t own, reader;
+  if (sched_getaffinity(0, sizeof own, &own) != 0 || !CPU_ISSET(cpu, &own)) return;
+  CPU_ZERO(&reader);
+  CPU_SET(cpu, &reader);
+  if (sched_setaffinity(0, sizeof reader, &reader) != 0) return;
+  // Put back unless someone (`taskset -p`) set another affinity in between.
   cpu_set_t now;
-  if (turn_pinned && sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &turn_reader)) {
-    sched_setaffinity(0, sizeof turn_affinity, &turn_affinity);
-  }
-  turn_pinned = turn_followed = 0;
+  if (sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &reader)) sched_setaffinity(0, sizeof own, &own);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -1454,8 +1457,9 @@ static void on_device(uv_poll_t *poll, int status, int events) {
     wait_ends = 0;
     i++;
     run_calls(m);                 /* may unmount: then the loop ends here */
+    if (now_ms() >= turn_ends) break;  /* slow getters: the loop's timers and I/O get their turn */
   }
-  end_turn();
+  turn_followed = 0;
   runs_own_calls = 0;
 }
 
