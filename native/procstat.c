@@ -1165,7 +1165,10 @@ static void *loop_main(void *arg) {
     }
     if (fds[0].revents) break;
     if (!fds[1].revents) continue;
-    if ((fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) || drain(m, &buf) < 0) break;
+    if (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
+    // The loop beats again: its own poll reads this request (no hop, and it can move to the reader).
+    if (now_ms() - m->last_beat < TAKEOVER_AFTER_MS) continue;
+    if (drain(m, &buf) < 0) break;
   }
   free(buf.mem);
   m->loop_exited = 1;
