@@ -1317,9 +1317,21 @@ static void finish_read(napi_env env, mount_t *m, uint64_t ino) {
 }
 
 static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
-  napi_value arg, result;
-  napi_create_double(env, (double)ino, &arg);
-  result = call_handler(env, m->on_list, 1, &arg);
+  // Where the node is, too: JavaScript may have told this entry without making its node (an instance's directory).
+  char name[256] = "";
+  uint64_t parent = 0;
+  pthread_mutex_lock(&m->lock);
+  node_t *listed = find(m, ino);
+  if (listed) {
+    parent = listed->parent;
+    snprintf(name, sizeof name, "%s", listed->name ? listed->name : "");
+  }
+  pthread_mutex_unlock(&m->lock);
+  napi_value args[3], result;
+  napi_create_double(env, (double)ino, &args[0]);
+  napi_create_double(env, (double)parent, &args[1]);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &args[2]);
+  result = call_handler(env, m->on_list, 3, args);
   int32_t err = EIO;
   if (result) napi_get_value_int32(env, result, &err);
   pthread_mutex_lock(&m->lock);

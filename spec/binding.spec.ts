@@ -5,6 +5,9 @@ import { promises as fs, readdirSync, readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Counter, Procstat, procstat, StatDir } from '../src';
+import { ClassDir } from '../src/runtime/class-dir';
+import { InstanceDir } from '../src/runtime/instance-dir';
+import { Table } from '../src/runtime/int-table';
 import { isMounted, mountTemp, tempPath, unmountedSoon } from './helpers/mounts';
 import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
@@ -146,6 +149,42 @@ describe('binding: structure at scale', function () {
       for (const obj of made) procstat.release(obj);
     }
     expect((await sh(`ls ${mnt}/Tiny | wc -l`)).stdout.trim()).to.equal('0');
+  });
+
+  it('finding 6: an instance made while mounted gets its directory node only when a reader opens it; released, it is gone at once', async () => {
+    @StatDir({ name: 'binding-keyed', key: 'name' })
+    class Keyed {
+      @Counter() n: number;
+      constructor(readonly name: string, n: number) { this.n = n; }
+    }
+    const mnt = await mountTemp(procstat);
+    const made = Array.from({ length: 1000 }, () => new Tiny());
+    made[500].n = 7;
+    const classDir = procstat.tree.root.child('Tiny') as ClassDir;
+    const nodesMade = () => [...(classDir as unknown as { dirs: Table<number, unknown> }).dirs.entries()]
+      .filter(([, dir]) => dir instanceof InstanceDir).length;
+    try {
+      expect((await shOk(`ls ${mnt}/Tiny | wc -l`)).trim()).to.equal('1000');
+      expect(nodesMade(), 'listed, none opened').to.equal(0);
+      const names = (await shOk(`ls -U ${mnt}/Tiny`)).split('\n').filter(Boolean);
+      expect(await shOk(`cat ${mnt}/Tiny/${names[500]}/n`)).to.equal('7\n');
+      expect(nodesMade(), 'one opened').to.equal(1);
+      // Made by another view first (the Prometheus exposition walks every instance), then released: gone from the mount too.
+      expect(procstat.metrics()).to.include('n_total');
+      procstat.release(made[500]);
+      procstat.release(made[501]);
+      const left = (await shOk(`ls ${mnt}/Tiny`)).split('\n').filter(Boolean);
+      expect(left).to.have.length(998).and.not.include(names[500]).and.not.include(names[501]);
+      expect((await sh(`cat ${mnt}/Tiny/${names[501]}/n`)).stderr).to.include('No such file or directory');
+      // A key taken again by a new instance: the name reads the new one.
+      const first = new Keyed('same', 1);
+      procstat.release(first);
+      const second = new Keyed('same', 2);
+      expect(await shOk(`cat ${mnt}/binding-keyed/same/n`)).to.equal('2\n');
+      procstat.release(second);
+    } finally {
+      for (const obj of made) procstat.release(obj);
+    }
   });
 
   it('finding 6: 150,000 directories under one parent and a tree 20,000 deep are served; removing them overflows no stack', async () => {

@@ -37,7 +37,8 @@ export interface MountStatus {
 /** What the addon asks JavaScript, on the main thread. Each returns content or an errno (positive). */
 export interface Handlers {
   read(ino: number): string | number;
-  list(ino: number): number;
+  /** `parent` and `name`: where the addon has `ino` (an entry may have been told without its node). */
+  list(ino: number, parent: number, name: string): number;
   write(ino: number, data: Buffer): number;
 }
 

@@ -166,7 +166,7 @@ export class FuseMount {
     const stallThresholdMs = options.stallThresholdMs ?? DEFAULT_STALL_THRESHOLD_MS;
     try {
       handle = addon.mount(mountpoint, fuseOptions(options), options.deadlineMs ?? DEFAULT_DEADLINE_MS, {
-        read: (ino) => publisher.read(ino), list: (ino) => publisher.list(ino), write: (ino, data) => publisher.write(ino, data),
+        read: (ino) => publisher.read(ino), list: (ino, parent, name) => publisher.list(ino, parent, name), write: (ino, data) => publisher.write(ino, data),
       }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0, stallThresholdMs);
     } catch (err) {
       publisher.stop();

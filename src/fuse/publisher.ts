@@ -119,12 +119,23 @@ export class Publisher implements TreeObserver, Handlers {
     this.forget(this.ino(child), child);
   }
 
+  /** The addon gets the entry; its node is found by name when the addon first asks for its listing (list()). */
+  addedEntry(parent: DirNode, name: string, id: number): void {
+    if (this.handle && this.holdsListing(parent)) this.addon.add(this.handle, this.ino(parent), id + 1, name, F_DIR | F_LAZY, 0o755);
+  }
+
+  /** Not among `nodes` (never asked for): the addon may still have it. */
+  removedEntry(id: number): void {
+    if (this.handle) this.addon.remove(this.handle, id + 1);
+  }
+
   /**
-   * The addon drops the node too: a node can be found removed (its object collected) before the
-   * event that removes it arrives, and that event must then still reach the addon.
+   * The addon drops the node too, whether `nodes` has it or not: an instance's directory made after
+   * its entry was told (addedEntry()) is not among `nodes` until the addon asks for its listing.
    */
   private forget(ino: number, node: Node): void {
-    if (!this.handle || !this.nodes.delete(ino)) return;
+    if (!this.handle) return;
+    this.nodes.delete(ino);
     this.addon.remove(this.handle, ino);
     if (node instanceof DirNode) this.listed.delete(node);
   }
@@ -155,13 +166,23 @@ export class Publisher implements TreeObserver, Handlers {
     }
   }
 
-  list(ino: number): number {
-    const dir = this.live(ino);
+  /** `parent` and `name`: where the addon has `ino`, for an entry told without its node (addedEntry()). */
+  list(ino: number, parent: number, name: string): number {
+    const dir = this.live(ino) ?? this.entryNode(ino, parent, name);
     if (!dir) return ENOENT;
     if (!(dir instanceof DirNode)) return ENOTDIR;
     this.publishChildren(dir);
     this.listed.add(dir);
     return 0;
+  }
+
+  /** The node of an entry told by addedEntry(), made now; undefined if the entry is gone. */
+  private entryNode(ino: number, parent: number, name: string): Node | undefined {
+    const dir = this.live(parent);
+    const node = dir instanceof DirNode ? dir.child(name) : undefined;
+    if (!node || this.ino(node) !== ino) return undefined;
+    this.nodes.set(ino, node);
+    return node;
   }
 
   /** A whole value (see the addon's write rule); text that is not UTF-8 is refused. */

@@ -2,7 +2,7 @@ import { ClassSpec } from './class-spec';
 import { InstanceDir, InstanceRegistry } from './instance-dir';
 import { IntTable, Table } from './int-table';
 import { sanitizeName } from './names';
-import { DirNode, Node } from './nodes';
+import { DirNode, Node, reserveNodeId } from './nodes';
 import { ObjectSlot } from './object-slot';
 
 /** What a class directory needs from its registry, beyond what its instances' directories need. */
@@ -28,13 +28,14 @@ function tableFor<V>(sequenced: boolean): Table<Key, V> {
  * Per instance it keeps a WeakRef, keyed by sequence number or by the instance's key, and the key
  * in `shown` while the instance is listed here, or in `nested` while it is shown under another
  * instance instead (nesting.ts decides which); an InstanceDir is made only for instances that are
- * looked up, or that a mirroring view must be told about. Every change is one event.
+ * looked up: a mirroring view is told a name and an id. Every change is one event.
  */
 export class ClassDir extends DirNode {
   private instances: Table<Key, WeakRef<object>>;
   /** The most entries `instances` has held since it was last rebuilt. */
   private peak = 0;
-  private readonly dirs: Table<Key, InstanceDir>;
+  /** Listed instances' directories once made; before that, the id a mirroring view was told (show()). */
+  private readonly dirs: Table<Key, InstanceDir | number>;
   /** Keys of the instances listed here: live, not released, not shown nested in another instance. */
   private shown: Table<Key, true>;
   /** Keys of the live, unreleased instances shown nested in another instance instead. */
@@ -118,7 +119,9 @@ export class ClassDir extends DirNode {
     this.shown.set(key, true);
     const observer = this.observed();
     if (!observer) return;
-    observer.added(this, this.dirFor(key)!);
+    const id = reserveNodeId();
+    this.dirs.set(key, id);
+    observer.addedEntry(this, String(key), id);
     if (this.shown.size === 1) observer.hiddenChanged(this);
   }
 
@@ -126,9 +129,13 @@ export class ClassDir extends DirNode {
     if (!this.shown.delete(key)) return;
     const dir = this.dirs.get(key);
     this.dirs.delete(key);
-    dir?.markRemoved();
     const observer = this.observed();
-    if (dir) observer?.removed(this, dir);
+    if (dir instanceof InstanceDir) {
+      dir.markRemoved();
+      observer?.removed(this, dir);
+    } else if (dir !== undefined) {
+      observer?.removedEntry(dir);
+    }
     if (this.shown.size === 0) observer?.hiddenChanged(this);
   }
 
@@ -167,8 +174,8 @@ export class ClassDir extends DirNode {
     const ref = this.instances.get(key);
     if (!ref || !this.shown.has(key) || ref.deref() === undefined) return undefined;
     let dir = this.dirs.get(key);
-    if (!dir) {
-      dir = new InstanceDir(String(key), ref, this.spec, this.registry);
+    if (!(dir instanceof InstanceDir)) {
+      dir = new InstanceDir(String(key), ref, this.spec, this.registry, dir);
       dir.parent = this;
       this.dirs.set(key, dir);
     }

@@ -53,8 +53,10 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
 export class InstanceDir extends DirNode {
   private readonly cache = new ChildCache(this);
 
-  constructor(name: string, readonly ref: WeakRef<object>, readonly spec: ClassSpec, private readonly registry: InstanceRegistry) {
+  /** `id`: the one a mirroring view was told for this directory before it was made (ClassDir.show). */
+  constructor(name: string, readonly ref: WeakRef<object>, readonly spec: ClassSpec, private readonly registry: InstanceRegistry, id?: number) {
     super(name);
+    if (id !== undefined) (this as { id: number }).id = id;
   }
 
   protected override get gone(): boolean {

@@ -4,6 +4,11 @@ import type { Series } from './series';
 
 let nextId = 1;
 
+/** An id for a node not made yet: a mirroring view is told it first, the node is made with it when asked for (class-dir.ts). */
+export function reserveNodeId(): number {
+  return nextId++;
+}
+
 /** The one spelling of a metric kind: a `@Counter` only goes up; a `@Gauge` goes up and down. */
 export type MetricKind = 'counter' | 'gauge';
 /** What a file is, as its user.procstat.kind attribute says: how it was declared (`@Stat`: neither metric nor parameter). */
@@ -63,6 +68,13 @@ export abstract class Node {
 export interface TreeObserver {
   added(parent: DirNode, child: Node): void;
   removed(parent: DirNode, child: Node): void;
+  /**
+   * A directory of live objects `name` was added under `parent` without its node (made when
+   * `parent.child(name)` is asked, with id `id`): what an instance costs a mounted process stays small.
+   */
+  addedEntry(parent: DirNode, name: string, id: number): void;
+  /** The entry told by addedEntry() went before its node was made. */
+  removedEntry(id: number): void;
   /** `node.hidden` changed (an empty class directory). */
   hiddenChanged(node: Node): void;
 }
