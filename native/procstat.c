@@ -171,8 +171,25 @@ typedef struct inval {
   struct inval *next;
 } inval_t;
 
+/**
+ * A node JavaScript added, put in the table by the next thread that takes its lock (lock_tree()):
+ * the main thread neither waits for that lock nor pays for the table's hash lookups, and every
+ * request sees every node added before it arrived. Removals are not queued: the kernel must be
+ * told to forget a removed entry at once, before a reader finds it in its own cache.
+ */
+typedef struct op {
+  struct op *next;
+  int flags;                      /* F_DIR | F_LAZY | F_HIDDEN */
+  uint32_t mode, description;
+  uint64_t parent, ino;
+  char name[];
+} op_t;
+
 struct mount {
   pthread_mutex_t lock;
+  /* Guards only the queue of added nodes (ops): held for an append or a take, never while working. */
+  pthread_mutex_t ops_lock;
+  op_t *ops, *ops_tail;
   /* Held by whichever thread reads and answers a request: while the FUSE thread takes over, the main
    * thread may read too, and the handlers were written for one request at a time (a RELEASE must not
    * free a handle whose READ reply another thread is still sending). */
@@ -407,6 +424,57 @@ static void remove_subtree(mount_t *m, node_t *top) {
     fail_waiters(m, n, ENOENT);
     maybe_free(m, n);
   }
+}
+
+/* ---------- nodes added by JavaScript, queued (op_t) ---------- */
+
+/**
+ * How long the timer thread lets added nodes gather before it puts them in the table, when no
+ * request does it first: one wake-up for a burst of adds, not one per add.
+ */
+#define OPS_DELAY_MS 2
+
+static void queue_op(mount_t *m, op_t *op) {
+  pthread_mutex_lock(&m->ops_lock);
+  int first = m->ops_tail == NULL;
+  if (m->ops_tail) m->ops_tail->next = op; else __atomic_store_n(&m->ops, op, __ATOMIC_RELEASE);
+  m->ops_tail = op;
+  pthread_mutex_unlock(&m->ops_lock);
+  // A wake lost to a race (the timer thread about to wait) only leaves them to the next request,
+  // removal or second.
+  if (first) pthread_cond_signal(&m->wake);
+}
+
+static void apply_op(mount_t *m, op_t *op) {
+  node_t *dir = find(m, op->parent);
+  if (!dir || dir->gone || find(m, op->ino)) return;
+  node_t *old = find_child(m, dir->ino, op->name);
+  if (old && old->ino >= STATUS_INO_BASE) return;  /* procstat/ is the mount's own */
+  if (old) remove_subtree(m, old);                 /* a replaced entry: the kernel forgets the old one */
+  // Out of memory, the entry is missing, as a lookup that cannot allocate fails.
+  node_t *n = insert(m, dir, op->ino, op->name, op->mode | ((op->flags & F_DIR) ? S_IFDIR : S_IFREG), op->flags);
+  if (n && op->description <= m->description_count) n->description = op->description;
+}
+
+/** Puts the queued nodes in the table, in the order they were added; the table's lock is held. */
+static void apply_ops(mount_t *m) {
+  if (!__atomic_load_n(&m->ops, __ATOMIC_ACQUIRE)) return;
+  pthread_mutex_lock(&m->ops_lock);
+  op_t *op = m->ops;
+  __atomic_store_n(&m->ops, NULL, __ATOMIC_RELEASE);
+  m->ops_tail = NULL;
+  pthread_mutex_unlock(&m->ops_lock);
+  for (op_t *next; op; op = next) {
+    next = op->next;
+    apply_op(m, op);
+    free(op);
+  }
+}
+
+/** Takes the table's lock with every node JavaScript added so far in the table: what a request sees. */
+static void lock_tree(mount_t *m) {
+  pthread_mutex_lock(&m->lock);
+  apply_ops(m);
 }
 
 /* ---------- replies ---------- */
@@ -652,7 +720,7 @@ static int needs_listing(mount_t *m, node_t *dir, fuse_req_t req) {
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   mount_t *m = mount_of(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *dir = find(m, parent);
   if (!dir || dir->gone || !dir->is_dir) later_err(req, dir && !dir->gone ? ENOTDIR : ENOENT);
   else {
@@ -673,7 +741,7 @@ static void forget_one(mount_t *m, fuse_ino_t ino, uint64_t count) {
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   mount_t *m = mount_of(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   forget_one(m, ino, nlookup);
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -682,7 +750,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
   mount_t *m = mount_of(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   for (size_t i = 0; i < count; i++) forget_one(m, forgets[i].ino, forgets[i].nlookup);
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -692,7 +760,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   struct stat st;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   int ok = n && !n->gone;
   if (ok) fill_attr(m, n, &st);
@@ -708,7 +776,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   mount_t *m = mount_of(req);
   struct stat st;
   int err = 0;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) err = ENOENT;
   else if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) err = EPERM;
@@ -800,7 +868,7 @@ static void follow_reader(fuse_req_t req) {
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   follow_reader(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   int mode = fi->flags & O_ACCMODE;
   int wants_read = mode != O_WRONLY, wants_write = mode != O_RDONLY;
@@ -829,7 +897,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   int gone = !n || n->gone;
   pthread_mutex_unlock(&m->lock);
@@ -875,7 +943,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
   else if ((uint64_t)off != h->written) later_err(req, EINVAL);
@@ -908,7 +976,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   if (h->refused) {
     h->refused = 0;
     later_err(req, EINVAL);               /* close() reports the refused value */
@@ -922,7 +990,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   handle_t *h = (handle_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   // Bytes no close of their writer applied (the last descriptor was another process's): applied now,
   // the release answered when it is (nobody waits to hear an error).
@@ -943,7 +1011,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
   follow_reader(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
   else if (!n->is_dir) later_err(req, ENOTDIR);
@@ -963,7 +1031,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
   char *buf = malloc(size);
   if (!buf) { fuse_reply_err(req, ENOMEM); return; }
   size_t used = 0;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   for (size_t i = (size_t)off; i < l->count + 2; i++) {
     struct fuse_entry_param e;
     const char *name;
@@ -1001,7 +1069,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   free_listing(m, (listing_t *)(uintptr_t)fi->fh);
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -1053,7 +1121,7 @@ static const char *xattr_of(mount_t *m, node_t *n, int which) {
 static ssize_t copy_xattr(mount_t *m, fuse_ino_t ino, const char *name, char **copy) {
   ssize_t len = 0;
   *copy = NULL;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) len = -ENOENT;
   else if (name) {
@@ -1183,7 +1251,7 @@ static void *loop_main(void *arg) {
 static void *notify_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   while (!m->stopping) {
     inval_t *i = m->inval_head;
     if (!i) { pthread_cond_wait(&m->inval_wake, &m->lock); continue; }
@@ -1194,7 +1262,7 @@ static void *notify_main(void *arg) {
     fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
     free(i->name);
     free(i);
-    pthread_mutex_lock(&m->lock);
+    lock_tree(m);
   }
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -1205,9 +1273,18 @@ static void *notify_main(void *arg) {
 static void *timer_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
+  double ops_seen = 0;  /* when it first found added nodes waiting for the table (0: none) */
   pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
     double now = now_ms(), next = now + 1000;
+    if (!__atomic_load_n(&m->ops, __ATOMIC_ACQUIRE)) {
+      ops_seen = 0;
+    } else if (ops_seen == 0) {
+      ops_seen = now;
+    } else if (now - ops_seen >= OPS_DELAY_MS) {
+      apply_ops(m);
+      ops_seen = 0;
+    }
     while (m->oldest && m->oldest->deadline <= now) {
       waiter_t *w = m->oldest;
       unlink_waiter(m, w);
@@ -1215,6 +1292,7 @@ static void *timer_main(void *arg) {
       free_waiter(w);
     }
     if (m->oldest) next = m->oldest->deadline;
+    if (ops_seen && ops_seen + OPS_DELAY_MS < next) next = ops_seen + OPS_DELAY_MS;
     for (write_req_t *w = m->writes; w; w = w->next) {
       if (w->state != WRITE_PENDING) continue;
       if (w->deadline <= now) {
@@ -1291,7 +1369,7 @@ static void finish_read(napi_env env, mount_t *m, uint64_t ino) {
   char *content = NULL;
   size_t len = 0;
   int err = read_result(env, call_handler(env, m->on_read, 1, &arg), &content, &len);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (n) {
     n->inflight = 0;
@@ -1320,7 +1398,7 @@ static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
   // Where the node is, too: JavaScript may have told this entry without making its node (an instance's directory).
   char name[256] = "";
   uint64_t parent = 0;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *listed = find(m, ino);
   if (listed) {
     parent = listed->parent;
@@ -1334,7 +1412,7 @@ static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
   result = call_handler(env, m->on_list, 3, args);
   int32_t err = EIO;
   if (result) napi_get_value_int32(env, result, &err);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, ino);
   if (n) {
     n->inflight = 0;
@@ -1352,7 +1430,7 @@ static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
 }
 
 static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   int taken = w->state == WRITE_PENDING;
   if (taken) w->state = WRITE_TAKEN;
   unlink_write(m, w);
@@ -1387,7 +1465,7 @@ static void drop_call(call_t *c) {
 
 static void run_call(napi_env env, mount_t *m, call_t *c) {
   if (!m->mounted) { drop_call(c); return; }  /* a call before it unmounted */
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -1401,7 +1479,7 @@ static void run_call(napi_env env, mount_t *m, call_t *c) {
 }
 
 static call_t *take_calls(mount_t *m) {
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   call_t *c = m->calls;
   m->calls = m->calls_tail = NULL;
   pthread_mutex_unlock(&m->lock);
@@ -1430,7 +1508,7 @@ static void run_calls(mount_t *m) {
       c = next;
     }
   }
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   int more = m->calls != NULL;    /* left for the next turn: no thread will wake the loop for them */
   pthread_mutex_unlock(&m->lock);
   if (more && m->calls_wake) uv_async_send(m->calls_wake);
@@ -1697,7 +1775,7 @@ static void shutdown_mount(mount_t *m) {
     uv_close((uv_handle_t *)m->device_poll, close_handle);
     m->device_poll = NULL;
   }
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   m->stopping = 1;
   while (m->oldest) {
     waiter_t *w = m->oldest;
@@ -1761,11 +1839,16 @@ static void free_table(mount_t *m) {
 
 static void release_mount(mount_t *m) {
   if (--m->refs > 0) return;
+  for (op_t *op = m->ops, *next; op; op = next) {
+    next = op->next;
+    free(op);
+  }
   free_table(m);
   for (uint32_t i = 0; i < m->description_count; i++) for (int x = 0; x < X_COUNT; x++) free(m->descriptions[i].text[x]);
   free(m->descriptions);
   free(m->stack);
   pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->ops_lock);
   pthread_mutex_destroy(&m->reading);
   pthread_cond_destroy(&m->wake);
   pthread_cond_destroy(&m->inval_wake);
@@ -1840,6 +1923,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   mount_t *m = calloc(1, sizeof *m);
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
   pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->ops_lock, NULL);
   pthread_mutex_init(&m->reading, NULL);
   pthread_cond_init(&m->wake, NULL);
   pthread_cond_init(&m->inval_wake, NULL);
@@ -1914,7 +1998,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     goto fail;
   }
   if (pthread_create(&m->notify_thread, NULL, notify_main, m) != 0) {
-    pthread_mutex_lock(&m->lock);
+    lock_tree(m);
     m->stopping = 1;
     pthread_cond_signal(&m->wake);
     pthread_mutex_unlock(&m->lock);
@@ -1961,21 +2045,13 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
     return throw_error(env, "EINVAL", "add(handle, parent, ino, name, flags, mode)");
   }
   if (!m->mounted) return NULL;
-  pthread_mutex_lock(&m->lock);
-  node_t *dir = find(m, (uint64_t)parent);
-  int ok = 1;
-  if (dir && !dir->gone && !find(m, (uint64_t)ino)) {
-    node_t *old = find_child(m, dir->ino, name);
-    if (old && old->ino >= STATUS_INO_BASE) goto done;  /* procstat/ is the mount's own */
-    if (old) remove_subtree(m, old);   /* a replaced entry: the kernel forgets the old one */
-    node_t *n = insert(m, dir, (uint64_t)ino, name, (uint32_t)mode | ((flags & F_DIR) ? S_IFDIR : S_IFREG), flags);
-    if (n && description <= m->description_count) n->description = description;
-    ok = n != NULL;
-  }
-done:
-  pthread_mutex_unlock(&m->lock);
-  send_later();
-  return ok ? NULL : throw_error(env, "ENOMEM", "out of memory");
+  op_t *op = malloc(sizeof *op + len + 1);
+  if (!op) return throw_error(env, "ENOMEM", "out of memory");
+  *op = (op_t){ .flags = flags, .mode = (uint32_t)mode, .description = description,
+                .parent = (uint64_t)parent, .ino = (uint64_t)ino };
+  memcpy(op->name, name, len + 1);
+  queue_op(m, op);
+  return NULL;
 }
 
 /* ---------- the watcher: a process killed by a signal must never leave its mount stuck ---------- */
@@ -2083,7 +2159,7 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   mount_t *m = argc == 2 ? get_mount(env, argv[0]) : NULL;
   if (!m || napi_get_value_double(env, argv[1], &ino) != napi_ok) return throw_error(env, "EINVAL", "remove(handle, ino)");
   if (!m->mounted) return NULL;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, (uint64_t)ino);
   if (n && !n->gone && n->ino != ROOT_INO && n->ino < STATUS_INO_BASE) remove_subtree(m, n);  /* procstat/ stays */
   pthread_mutex_unlock(&m->lock);
@@ -2103,7 +2179,7 @@ static napi_value js_set_hidden(napi_env env, napi_callback_info info) {
     return throw_error(env, "EINVAL", "setHidden(handle, ino, hidden)");
   }
   if (!m->mounted) return NULL;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   node_t *n = find(m, (uint64_t)ino);
   if (n) n->hidden = hidden;
   pthread_mutex_unlock(&m->lock);
@@ -2139,7 +2215,7 @@ static napi_value js_status(napi_env env, napi_callback_info info) {
   mount_t *m = argc == 1 ? get_mount(env, argv[0]) : NULL;
   if (!m) return throw_error(env, "EINVAL", "status(handle)");
   napi_create_object(env, &result);
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   double stale = (double)m->stale_reads, nodes = (double)m->count;
   double stalls = (double)m->stall_count, longest = m->stall_longest_ms;
   pthread_mutex_unlock(&m->lock);
@@ -2208,7 +2284,7 @@ static void record_stall(mount_t *m, double began, double duration) {
   iso_time(epoch_now_ms() - duration, start, sizeof start);
   FILE *out = open_memstream(&text, &len);
   if (!out) return;
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   fprintf(out, "start: %s\nduration_ms: %.0f\n%s", start, duration,
     m->stack && m->stack_key == began ? m->stack : "the stall ended before its stack could be taken\n");
   if (fclose(out) != 0) { free(text); text = NULL; }
@@ -2319,7 +2395,7 @@ static napi_value js_describe(napi_env env, napi_callback_info info) {
     if (!(d.text[x] = malloc(len + 1))) goto nomem;
     napi_get_value_string_utf8(env, argv[1 + x], d.text[x], len + 1, &len);
   }
-  pthread_mutex_lock(&m->lock);
+  lock_tree(m);
   description_t *grown = realloc(m->descriptions, (m->description_count + 1) * sizeof *grown);
   if (grown) {
     m->descriptions = grown;

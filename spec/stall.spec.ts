@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
+import { DirNode } from '../src/runtime/nodes';
 import { mountedWithLimit, tempPath, unmountedSoon } from './helpers/mounts';
 import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
@@ -69,6 +70,16 @@ describe('serving while the main thread is blocked', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(t.limit).to.equal(5);
     expect(await shOk(`cat ${t.mnt}/limit ${t.mnt}/http/never-read`)).to.equal('5\n1\n');
+  });
+
+  it('what the program added right before the block is listed during it (the addon puts it in its table, not the main thread)', async () => {
+    expect(await shOk(`ls ${t.mnt}/http | xargs`)).to.equal('never-read requests\n');
+    const added = t.ctx.createDirectory(t.ctx.lookup(null, 'http') as DirNode, 'added');
+    for (let i = 0; i < 100; i++) t.ctx.createDirectory(added, `d${i}`);
+    const out = await whileBlocked(1000, `
+      ls ${t.mnt}/http | xargs
+      ls ${t.mnt}/http/added | wc -l`);
+    expect(out.split('\n').slice(0, 2)).to.deep.equal(['added never-read requests', '100']);
   });
 
   it('the process reads its own mount synchronously without hanging', async () => {
