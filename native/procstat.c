@@ -172,22 +172,25 @@ typedef struct inval {
 } inval_t;
 
 /**
- * A node JavaScript added, put in the table by the next thread that takes its lock (lock_tree()):
- * the main thread neither waits for that lock nor pays for the table's hash lookups, and every
- * request sees every node added before it arrived. Removals are not queued: the kernel must be
- * told to forget a removed entry at once, before a reader finds it in its own cache.
+ * A node JavaScript added or removed, put in (or taken out of) the table by the next thread that
+ * takes its lock (lock_tree()): the main thread neither waits for that lock nor pays for the
+ * table's hash lookups, and every request sees every change made before it arrived. A removal is
+ * queued only while the kernel has never looked the node up; else it is made at once, so that the
+ * kernel is told to forget the entry before a reader finds it in its own cache.
  */
+enum { OP_ADD, OP_REMOVE };
 typedef struct op {
   struct op *next;
-  int flags;                      /* F_DIR | F_LAZY | F_HIDDEN */
+  int kind;
+  int flags;                      /* OP_ADD: F_DIR | F_LAZY | F_HIDDEN */
   uint32_t mode, description;
   uint64_t parent, ino;
-  char name[];
+  char name[];                    /* OP_ADD */
 } op_t;
 
 struct mount {
   pthread_mutex_t lock;
-  /* Guards only the queue of added nodes (ops): held for an append or a take, never while working. */
+  /* Guards only the queue of changes (ops): held for an append or a take, never while working. */
   pthread_mutex_t ops_lock;
   op_t *ops, *ops_tail;
   /* Held by whichever thread reads and answers a request: while the FUSE thread takes over, the main
@@ -426,11 +429,11 @@ static void remove_subtree(mount_t *m, node_t *top) {
   }
 }
 
-/* ---------- nodes added by JavaScript, queued (op_t) ---------- */
+/* ---------- changes from JavaScript, queued (op_t) ---------- */
 
 /**
- * How long the timer thread lets added nodes gather before it puts them in the table, when no
- * request does it first: one wake-up for a burst of adds, not one per add.
+ * How long the timer thread lets changes gather before it applies them, when no request does it
+ * first: one wake-up for a burst of changes, not one per change.
  */
 #define OPS_DELAY_MS 2
 
@@ -445,7 +448,16 @@ static void queue_op(mount_t *m, op_t *op) {
   if (first) pthread_cond_signal(&m->wake);
 }
 
+/** Removes `n` unless it is the root or in procstat/ (the mount's own). */
+static void remove_node(mount_t *m, node_t *n) {
+  if (n && !n->gone && n->ino != ROOT_INO && n->ino < STATUS_INO_BASE) remove_subtree(m, n);
+}
+
 static void apply_op(mount_t *m, op_t *op) {
+  if (op->kind == OP_REMOVE) {
+    remove_node(m, find(m, op->ino));
+    return;
+  }
   node_t *dir = find(m, op->parent);
   if (!dir || dir->gone || find(m, op->ino)) return;
   node_t *old = find_child(m, dir->ino, op->name);
@@ -456,7 +468,7 @@ static void apply_op(mount_t *m, op_t *op) {
   if (n && op->description <= m->description_count) n->description = op->description;
 }
 
-/** Puts the queued nodes in the table, in the order they were added; the table's lock is held. */
+/** Applies the queued changes, in the order they were made; the table's lock is held. */
 static void apply_ops(mount_t *m) {
   if (!__atomic_load_n(&m->ops, __ATOMIC_ACQUIRE)) return;
   pthread_mutex_lock(&m->ops_lock);
@@ -471,7 +483,7 @@ static void apply_ops(mount_t *m) {
   }
 }
 
-/** Takes the table's lock with every node JavaScript added so far in the table: what a request sees. */
+/** Takes the table's lock with every change JavaScript made so far applied: what a request sees. */
 static void lock_tree(mount_t *m) {
   pthread_mutex_lock(&m->lock);
   apply_ops(m);
@@ -2047,7 +2059,7 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   if (!m->mounted) return NULL;
   op_t *op = malloc(sizeof *op + len + 1);
   if (!op) return throw_error(env, "ENOMEM", "out of memory");
-  *op = (op_t){ .flags = flags, .mode = (uint32_t)mode, .description = description,
+  *op = (op_t){ .kind = OP_ADD, .flags = flags, .mode = (uint32_t)mode, .description = description,
                 .parent = (uint64_t)parent, .ino = (uint64_t)ino };
   memcpy(op->name, name, len + 1);
   queue_op(m, op);
@@ -2159,11 +2171,21 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   mount_t *m = argc == 2 ? get_mount(env, argv[0]) : NULL;
   if (!m || napi_get_value_double(env, argv[1], &ino) != napi_ok) return throw_error(env, "EINVAL", "remove(handle, ino)");
   if (!m->mounted) return NULL;
-  lock_tree(m);
+  pthread_mutex_lock(&m->lock);
   node_t *n = find(m, (uint64_t)ino);
-  if (n && !n->gone && n->ino != ROOT_INO && n->ino < STATUS_INO_BASE) remove_subtree(m, n);  /* procstat/ stays */
+  // Not in the table yet (still queued) or never looked up: the kernel has no entry of it to forget.
+  int known = n && n->nlookup > 0;
+  if (known) {
+    apply_ops(m);  /* in order: what was queued before this removal first */
+    remove_node(m, find(m, (uint64_t)ino));
+  }
   pthread_mutex_unlock(&m->lock);
   send_later();
+  if (known) return NULL;
+  op_t *op = malloc(sizeof *op);
+  if (!op) return throw_error(env, "ENOMEM", "out of memory");
+  *op = (op_t){ .kind = OP_REMOVE, .ino = (uint64_t)ino };
+  queue_op(m, op);
   return NULL;
 }
 
