@@ -546,6 +546,9 @@ async function mountFigures(): Promise<void> {
         `${ms(median(m))} / ${ms(max)}`, `${ms(median(u))} / ${ms(Math.max(...u))} unmounted`,
         `${(median(m) / median(u)).toFixed(2)}× median`, '≤ 5 ms each', max <= 5);
     }
+    const over = (list: number[]) => `${list.filter((t) => t > 5).length} of ${list.length}`;
+    console.log(`churn: batches over 5 ms: mounted create ${over(got.mounted.create)}, release ${over(got.mounted.release)}; ` +
+      `unmounted create ${over(got.unmounted.create)}, release ${over(got.unmounted.release)}`);
     console.log(`churn: largest event-loop delay over each run (batches and the 120 ms pauses between them): mounted ` +
       `${got.mounted.eldMax.map(ms).join(', ')} ms, unmounted ${got.unmounted.eldMax.map(ms).join(', ')} ms`);
     console.log(`churn: each run's warm-up batch, not counted (create/release, ms): mounted ${got.mounted.warmup.join(', ')}, ` +
