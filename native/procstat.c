@@ -1263,18 +1263,19 @@ static void *loop_main(void *arg) {
 static void *notify_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
-  lock_tree(m);
+  // Not lock_tree(): an invalidation must not wait for queued changes to be applied first.
+  pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
     inval_t *i = m->inval_head;
     if (!i) { pthread_cond_wait(&m->inval_wake, &m->lock); continue; }
     m->inval_head = i->next;
     if (!m->inval_head) m->inval_tail = NULL;
     pthread_mutex_unlock(&m->lock);
-  send_later();
+    send_later();
     fuse_lowlevel_notify_inval_entry(m->se, i->parent, i->name, strlen(i->name));
     free(i->name);
     free(i);
-    lock_tree(m);
+    pthread_mutex_lock(&m->lock);
   }
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -2171,21 +2172,22 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   mount_t *m = argc == 2 ? get_mount(env, argv[0]) : NULL;
   if (!m || napi_get_value_double(env, argv[1], &ino) != napi_ok) return throw_error(env, "EINVAL", "remove(handle, ino)");
   if (!m->mounted) return NULL;
-  pthread_mutex_lock(&m->lock);
-  node_t *n = find(m, (uint64_t)ino);
-  // Not in the table yet (still queued) or never looked up: the kernel has no entry of it to forget.
-  int known = n && n->nlookup > 0;
-  if (known) {
-    apply_ops(m);  /* in order: what was queued before this removal first */
-    remove_node(m, find(m, (uint64_t)ino));
-  }
-  pthread_mutex_unlock(&m->lock);
-  send_later();
-  if (known) return NULL;
   op_t *op = malloc(sizeof *op);
   if (!op) return throw_error(env, "ENOMEM", "out of memory");
   *op = (op_t){ .kind = OP_REMOVE, .ino = (uint64_t)ino };
-  queue_op(m, op);
+  pthread_mutex_lock(&m->lock);
+  node_t *n = find(m, (uint64_t)ino);
+  // Not in the table yet (still queued) or never looked up: the kernel has no entry of it to forget.
+  // Queued under the table's lock, so no lookup can come between the check and the queue.
+  if (n && n->nlookup > 0) {
+    apply_ops(m);  /* in order: what was queued before this removal first */
+    remove_node(m, find(m, (uint64_t)ino));
+    free(op);
+  } else {
+    queue_op(m, op);
+  }
+  pthread_mutex_unlock(&m->lock);
+  send_later();
   return NULL;
 }
 
