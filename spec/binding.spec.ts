@@ -30,6 +30,12 @@ function childrenNamed(name: string): number {
   return count;
 }
 
+/** How many of a class directory's instances have a directory node (made when a reader opens one). */
+function instanceNodesMade(className: string): number {
+  const classDir = procstat.tree.root.child(className) as ClassDir;
+  return [...(classDir as unknown as { dirs: Table<number, unknown> }).dirs.entries()].filter(([, dir]) => dir instanceof InstanceDir).length;
+}
+
 describe('binding: lifecycle', function () {
   this.timeout(60_000);
 
@@ -160,9 +166,7 @@ describe('binding: structure at scale', function () {
     const mnt = await mountTemp(procstat);
     const made = Array.from({ length: 1000 }, () => new Tiny());
     made[500].n = 7;
-    const classDir = procstat.tree.root.child('Tiny') as ClassDir;
-    const nodesMade = () => [...(classDir as unknown as { dirs: Table<number, unknown> }).dirs.entries()]
-      .filter(([, dir]) => dir instanceof InstanceDir).length;
+    const nodesMade = () => instanceNodesMade('Tiny');
     try {
       expect((await shOk(`ls ${mnt}/Tiny | wc -l`)).trim()).to.equal('1000');
       expect(nodesMade(), 'listed, none opened').to.equal(0);
@@ -182,6 +186,24 @@ describe('binding: structure at scale', function () {
       const second = new Keyed('same', 2);
       expect(await shOk(`cat ${mnt}/binding-keyed/same/n`)).to.equal('2\n');
       procstat.release(second);
+    } finally {
+      for (const obj of made) procstat.release(obj);
+    }
+  });
+
+  it('finding 6: instances made before mount() are listed without a directory node each, until a reader opens one', async () => {
+    @StatDir({ name: 'binding-before' })
+    class Before {
+      @Counter() n = 3;
+    }
+    const made = Array.from({ length: 500 }, () => new Before());
+    try {
+      const mnt = await mountTemp(procstat);
+      expect((await shOk(`ls ${mnt}/binding-before | wc -l`)).trim()).to.equal('500');
+      expect(instanceNodesMade('binding-before'), 'listed, none opened').to.equal(0);
+      const first = (await shOk(`ls -U ${mnt}/binding-before | head -1`)).trim();
+      expect(await shOk(`cat ${mnt}/binding-before/${first}/n`)).to.equal('3\n');
+      expect(instanceNodesMade('binding-before'), 'one opened').to.equal(1);
     } finally {
       for (const obj of made) procstat.release(obj);
     }

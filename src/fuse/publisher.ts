@@ -87,7 +87,10 @@ export class Publisher implements TreeObserver, Handlers {
     const stack: DirNode[] = [node as DirNode];
     while (stack.length > 0) {
       const dir = stack.pop()!;
-      for (const child of dir.children(true)) if (this.publishOne(dir, child)) stack.push(child as DirNode);
+      for (const child of dir.announced()) {
+        if (!(child instanceof Node)) this.tellEntry(dir, child.name, child.id);
+        else if (this.publishOne(dir, child)) stack.push(child as DirNode);
+      }
     }
   }
 
@@ -108,7 +111,10 @@ export class Publisher implements TreeObserver, Handlers {
   }
 
   private publishChildren(dir: DirNode): void {
-    for (const child of dir.children(true)) this.publish(dir, child);
+    for (const child of dir.announced()) {
+      if (!(child instanceof Node)) this.tellEntry(dir, child.name, child.id);
+      else this.publish(dir, child);
+    }
   }
 
   added(parent: DirNode, child: Node): void {
@@ -121,7 +127,11 @@ export class Publisher implements TreeObserver, Handlers {
 
   /** The addon gets the entry; its node is found by name when the addon first asks for its listing (list()). */
   addedEntry(parent: DirNode, name: string, id: number): void {
-    if (this.handle && this.holdsListing(parent)) this.addon.add(this.handle, this.ino(parent), id + 1, name, F_DIR | F_LAZY, 0o755);
+    if (this.handle && this.holdsListing(parent)) this.tellEntry(parent, name, id);
+  }
+
+  private tellEntry(parent: DirNode, name: string, id: number): void {
+    this.addon.add(this.handle!, this.ino(parent), id + 1, name, F_DIR | F_LAZY, 0o755);
   }
 
   /** Not among `nodes` (never asked for): the addon may still have it. */

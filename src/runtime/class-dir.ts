@@ -2,7 +2,7 @@ import { ClassSpec } from './class-spec';
 import { InstanceDir, InstanceRegistry } from './instance-dir';
 import { IntTable, Table } from './int-table';
 import { sanitizeName } from './names';
-import { DirNode, Node, reserveNodeId } from './nodes';
+import { DirNode, Entry, Node, reserveNodeId } from './nodes';
 import { ObjectSlot } from './object-slot';
 
 /** What a class directory needs from its registry, beyond what its instances' directories need. */
@@ -198,6 +198,20 @@ export class ClassDir extends DirNode {
     for (const name of this.names()) {
       const node = this.child(name);
       if (node) yield node;
+    }
+  }
+
+  /** Entries for instances whose directory is not made: mounting 100,000 instances makes no node for each. */
+  override *announced(): IterableIterator<InstanceDir | Entry> {
+    this.registry.updateNesting();
+    for (const key of this.shown.keys()) {
+      if (this.instances.get(key)?.deref() === undefined) continue;
+      let dir = this.dirs.get(key);
+      if (dir === undefined) {
+        dir = reserveNodeId();
+        this.dirs.set(key, dir);
+      }
+      yield typeof dir === 'number' ? { name: String(key), id: dir } : dir;
     }
   }
 

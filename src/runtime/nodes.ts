@@ -61,6 +61,12 @@ export abstract class Node {
   }
 }
 
+/** A child a mirroring view is told of before its node is made: its name, and the id its node will have. */
+export interface Entry {
+  readonly name: string;
+  readonly id: number;
+}
+
 /**
  * A view that mirrors the tree's structure (the mount), told of each change as it happens, so that
  * it never has to re-list a directory to find out what changed.
@@ -135,6 +141,15 @@ export class DirNode extends Node {
   /** @internal */
   *children(withHidden = false): IterableIterator<Node> {
     for (const node of this.entries?.values() ?? []) if (withHidden || !node.hidden) yield node;
+  }
+
+  /**
+   * What a mirroring view is told this directory holds: its children, hidden ones too, or for a
+   * child whose node is not made yet (an instance's directory) its entry.
+   */
+  /** @internal */
+  *announced(): IterableIterator<Node | Entry> {
+    yield* this.children(true);
   }
 
   /** @internal */
