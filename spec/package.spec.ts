@@ -44,7 +44,7 @@ const INTERNAL = [
   'procstat.tree', 'procstat.registry', 'procstat.reader', 'procstat.view',
   'dir.id', 'dir.parent', 'dir.hidden', 'dir.markRemoved()', 'dir.pathFrom(null)', 'dir.observer', 'dir.statistics',
   'dir.childrenAreKeys', 'dir.listsLiveObjects', 'dir.refresh()', 'dir.observed()', 'dir.child("a")', 'dir.names()', 'dir.children()',
-  'dir.add(file)', 'dir.delete(file)', 'dir.describe()', 'dir.announced()', 'file.behavior',
+  'dir.add(file)', 'dir.delete(file)', 'dir.describe()', 'dir.announced()', 'dir.removedAmong(new Map())', 'file.behavior',
 ];
 
 function globToRegExp(glob: string): RegExp {

@@ -6,10 +6,29 @@ import { aggregate } from '../src/runtime/aggregator';
 import { formatAddress, formatDecimal, formatHex } from '../src/runtime/format';
 import { percentileName } from '../src/runtime/histogram';
 import { IntTable } from '../src/runtime/int-table';
+import { DirNode, Node } from '../src/runtime/nodes';
 import { sanitizeName } from '../src/runtime/names';
 import { parseValue } from '../src/runtime/parse';
 
 describe('runtime (no FUSE)', () => {
+  it('removedAmong answers as removed does, walking each directory once for many nodes of one deep tree', () => {
+    const root = new DirNode('root');
+    let dir = root;
+    const chain: DirNode[] = [];
+    for (let i = 0; i < 1000; i++) chain.push(dir = dir.add(new DirNode('d')));
+    const files = Array.from({ length: 50 }, (_, i) => dir.add(new DirNode(`f${i}`)));
+    chain[499].delete(chain[500]);  // a directory halfway down goes
+    const seen = new Map<Node, boolean>();
+    for (const node of [...files, chain[499], chain[500], chain[501], chain[0]]) {
+      expect(node.removedAmong(seen), node.pathFrom(null)).to.equal(node.removed);
+    }
+    expect(files.every((file) => file.removedAmong(seen))).to.equal(true);
+    expect(chain[499].removedAmong(seen)).to.equal(false);
+    // Each node is looked at once: 50 files, the 500 directories from the deepest up to the removed
+    // one, and the 500 above it with the root (walked for chain[499]).
+    expect(seen.size).to.equal(50 + 500 + 501);
+  });
+
   it('formats values', () => {
     expect(formatDecimal(42)).to.equal('42');
     expect(formatDecimal(2 ** 70)).to.equal('1180591620717411303424');

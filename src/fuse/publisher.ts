@@ -222,18 +222,21 @@ export class Publisher implements TreeObserver, Handlers {
   private refreshSome(): void {
     if (!this.handle) return;
     this.view.updateNesting();
+    // Deep trees: each directory is looked at once per round, not once per node below it (what this
+    // round's refreshes remove is told by their own events; a stale answer here waits one round).
+    const seen = new Map<Node, boolean>();
     this.refreshCursor ??= this.listed.values();
     for (let budget = REFRESH_BUDGET; budget > 0; budget--) {
       const next = this.refreshCursor.next();
       if (next.done) { this.refreshCursor = null; break; }
-      if (next.value.removed) this.listed.delete(next.value);
+      if (next.value.removedAmong(seen)) this.listed.delete(next.value);
       else next.value.refresh();
     }
     this.sweepCursor ??= this.nodes.entries();
     for (let budget = REFRESH_BUDGET * 4; budget > 0; budget--) {
       const next = this.sweepCursor.next();
       if (next.done) { this.sweepCursor = null; break; }
-      if (next.value[1].removed) this.forget(next.value[0], next.value[1]);
+      if (next.value[1].removedAmong(seen)) this.forget(next.value[0], next.value[1]);
     }
   }
 }

@@ -36,6 +36,24 @@ export abstract class Node {
     return false;
   }
 
+  /**
+   * `removed`, with what is found of the directories above kept in `seen`: a sweep over many nodes
+   * of one deep tree then walks each directory once, not once per node below it.
+   */
+  /** @internal */
+  removedAmong(seen: Map<Node, boolean>): boolean {
+    const path: Node[] = [];
+    let removed = false;
+    for (let node: Node | null = this; node; node = node.parent) {
+      const known = seen.get(node);
+      if (known !== undefined) { removed = known; break; }
+      path.push(node);
+      if (node.gone) { removed = true; break; }
+    }
+    for (const node of path) seen.set(node, removed);
+    return removed;
+  }
+
   /** This node itself was removed (not counting the directories above it). */
   protected get gone(): boolean {
     return this.detached;
