@@ -1,18 +1,18 @@
 // procstat's FUSE binding: libfuse3's low-level (inode) API, N-API only.
 //
 // The structure of the tree lives here, in an inode table that JavaScript keeps current with
-// add()/remove() as the program creates and removes things. lookup, getattr, readdir(plus), flush
-// and release are answered from that table without JavaScript. Only the content of a value (on
-// open) and a parameter write need the main thread, which replies to the kernel itself.
-// While its event loop is free, the main thread reads the device itself (a uv_poll): every request
-// is answered on it, a value's getter runs right after its open is read, and no other thread wakes.
-// The FUSE thread watches the loop's heartbeat; once the loop is blocked it reads the device
-// instead, answering from the table and queueing what needs JavaScript for the main thread (woken
-// with a uv_async; one wake runs every call queued by then). A timer thread answers what JavaScript
-// has not answered within the deadline (the last content served, or EAGAIN); a notify thread tells
-// the kernel about removed entries (libfuse deadlocks if that is done on a request's path).
-// procstat/ is the addon's own: the loop's health, the stall recorder (procstat/stall/), and each
-// file's description as user.procstat.* extended attributes, all answered without JavaScript.
+// add()/remove() as the program creates and removes things. The addon's FUSE thread reads
+// /dev/fuse and answers lookup, getattr, readdir(plus), read, flush, release and xattrs from that
+// table without JavaScript; the main thread never reads the device. Only the content of a value
+// (on open), the listing of a lazy directory and a parameter write need JavaScript: they are
+// queued, and the main thread (woken by a uv_async) runs what is queued in batches, within a budget
+// per turn of its event loop. A read's batch also produces the values of the file's siblings,
+// which opens arriving within BATCH_FRESH_MS are served without JavaScript. A timer thread answers
+// what JavaScript has not answered within the deadline (the last content served, or EAGAIN); a
+// notify thread tells the kernel about removed entries (libfuse deadlocks if that is done on a
+// request's path). procstat/ is the addon's own: the loop's health, the stall recorder
+// (procstat/stall/), and each file's description as user.procstat.* extended attributes, all
+// answered without JavaScript. No thread's CPU affinity is ever changed.
 #define FUSE_USE_VERSION 34
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,13 +48,13 @@ extern char **environ;
 #define HEARTBEAT_MS 10
 #define BLOCKED_AFTER_MS 50
 #define MAX_PENDING_WRITE (64 * 1024)
-#define MAX_CALLS_PER_WAKE 1000       /* then the main thread's loop gets a turn */
-#define MAX_REQUESTS_PER_TURN 64      /* requests the main thread reads in one turn of its loop */
-#define MAX_TURN_MS 2.0               /* ... and how long a turn lasts at most (checked between requests) */
-#define NEXT_REQUEST_WAIT_MS 0.05     /* how long it waits for a next request before its loop sleeps */
-#define TAKEOVER_AFTER_MS 30          /* a loop this long without a beat: the FUSE thread reads the device */
+#define BATCH_FRESH_MS 2.0            /* a value produced in a batch serves the opens that arrive this long after */
+#define AHEAD_FRESH_MS 20.0           /* ... and, produced for a sibling's reader, the first open of its own this long after */
+#define PREFETCH_MAX 64               /* siblings a read's batch produces beside the file asked for */
+#define PASSED_MS 100.0               /* a sibling opened this recently has been passed by its reader: not produced again */
 
-enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4 };
+/* F_ELEMENTS: an array's or Map's directory, whose entries leave without JavaScript telling: its files are never served from a batch. */
+enum { F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4, F_ELEMENTS = 8 };
 enum { LOCAL_NONE, LOCAL_BLOCKED_MS, LOCAL_STALE_READS, LOCAL_STALL_STACK, LOCAL_STALL_COUNT, LOCAL_STALL_LONGEST, LOCAL_RECORD, LOCAL_KINDS };
 enum { W_OPEN, W_LOOKUP, W_OPENDIR };
 enum { CALL_READ, CALL_LIST, CALL_WRITE };
@@ -78,7 +78,7 @@ typedef struct node {
   uint64_t ino, parent;
   char *name;
   uint32_t mode;
-  uint8_t is_dir, lazy, listed, hidden, gone, local;
+  uint8_t is_dir, lazy, listed, hidden, gone, local, elements;
   uint8_t inflight;               /* a JavaScript call for this node is queued or running */
   uint64_t nlookup;               /* the kernel's references (lookup count) */
   uint32_t opens;
@@ -86,9 +86,13 @@ typedef struct node {
   uint32_t listings;              /* open listings holding it (the directory's own included) */
   struct node *first, *last, *prev, *next; /* children in insertion order; siblings */
   struct node *ino_next, *ent_next;        /* hash chains */
-  char *content;                  /* the last content served: what a read past the deadline gets */
+  char *content;                  /* the last content produced: what a read past the deadline gets */
   size_t content_len;
   uint8_t has_content;
+  uint8_t prefetched;             /* `content` came with a sibling's batch and no open has taken it yet */
+  uint8_t unread;                 /* such content went stale untaken: left out of batches until it is opened */
+  double produced;                /* when the batch that produced `content` began (0: not fresh) */
+  double opened;                  /* when a reader last opened it */
   waiter_t *waiters;
 } node_t;
 
@@ -133,6 +137,7 @@ typedef struct call {
   int kind;
   uint64_t ino;
   write_req_t *write;
+  uint8_t prefetch;               /* CALL_READ of a sibling nobody waits for yet */
   struct call *next;
 } call_t;
 
@@ -155,9 +160,6 @@ typedef struct out {
   struct out *next;
 } out_t;
 static __thread out_t *out_head, *out_tail;
-
-/** This thread runs the calls it queues itself, right after the request (the main thread reading the device). */
-static __thread int runs_own_calls;
 
 /** What a file is, as `getfattr -d` shows it: user.procstat.kind, .help and .unit (NULL: absent). */
 enum { X_KIND, X_HELP, X_UNIT, X_COUNT };
@@ -193,10 +195,6 @@ struct mount {
   /* Guards only the queue of changes (ops): held for an append or a take, never while working. */
   pthread_mutex_t ops_lock;
   op_t *ops, *ops_tail;
-  /* Held by whichever thread reads and answers a request: while the FUSE thread takes over, the main
-   * thread may read too, and the handlers were written for one request at a time (a RELEASE must not
-   * free a handle whose READ reply another thread is still sending). */
-  pthread_mutex_t reading;
   pthread_cond_t wake;           /* the timer thread: a deadline earlier than timer_due, or stop */
   double timer_due;              /* when the timer thread wakes next by itself */
   pthread_cond_t inval_wake;     /* the notify thread: an entry to invalidate, or stop */
@@ -208,8 +206,6 @@ struct mount {
   int watch_fd;                   /* the write end of its pipe: closed when the mount ends */
   char abort_path[64];            /* the connection's fusectl abort file, "" if unknown */
   pthread_t loop_thread, timer_thread, notify_thread;
-  uv_poll_t *device_poll;          /* the main thread reading the device while its loop is free */
-  struct fuse_buf main_buf;        /* its request buffer */
   int threads_started, stopping, mounted, tracked;
   volatile int loop_exited;
   napi_env env;
@@ -220,6 +216,8 @@ struct mount {
   uv_timer_t *heartbeat;
   volatile double last_beat;
   double deadline_ms;
+  double budget_ms;               /* the main thread's time for calls in one turn of its loop */
+  double fresh_after;             /* content produced before this is not fresh (a write was applied since) */
   double mount_time;
   uint64_t stale_reads;
   uid_t uid;
@@ -342,6 +340,7 @@ static node_t *insert(mount_t *m, node_t *parent, uint64_t ino, const char *name
   n->is_dir = (flags & F_DIR) != 0;
   n->lazy = (flags & F_LAZY) != 0;
   n->hidden = (flags & F_HIDDEN) != 0;
+  n->elements = (flags & F_ELEMENTS) != 0;
   n->ino_next = m->by_ino[ino_bucket(ino, m->ino_buckets)];
   m->by_ino[ino_bucket(ino, m->ino_buckets)] = n;
   m->count++;
@@ -582,22 +581,23 @@ static void reply_opendir(mount_t *m, fuse_req_t req, struct fuse_file_info *fi,
 
 /**
  * Hands a call to the main thread. Its loop is woken only by the first call of an empty queue
- * (after the lock is released), and runs every call queued by then in that one wake; the main
- * thread, when it queued the call itself, runs it without a wake.
+ * (after the lock is released), and runs the calls queued by then in that one wake.
  */
-static void queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w) {
+static int queue_call(mount_t *m, int kind, uint64_t ino, write_req_t *w, int prefetch) {
   call_t *c = calloc(1, sizeof *c);
-  if (!c) return;                 /* its request is answered at the deadline */
+  if (!c) return 0;               /* its request is answered at the deadline */
   c->kind = kind;
   c->ino = ino;
   c->write = w;
-  if (!m->calls && !runs_own_calls) {
+  c->prefetch = (uint8_t)prefetch;
+  if (!m->calls) {
     out_t *o = later(OUT_CALL, NULL);
     if (o) o->m = m;
   }
   if (m->calls_tail) m->calls_tail->next = c; else m->calls = c;
   m->calls_tail = c;
-  if (m->queued++ == 0) m->queued_since = now_ms();
+  if (!prefetch && m->queued++ == 0) m->queued_since = now_ms();
+  return 1;
 }
 
 /** Sends what this thread decided under the lock. Call with the lock released. */
@@ -648,6 +648,49 @@ static void wake_timer_by(mount_t *m, double deadline) {
   pthread_cond_signal(&m->wake);
 }
 
+/** A value file whose content JavaScript makes (not procstat/'s own, not write-only). */
+static int is_value(node_t *n) {
+  return !n->is_dir && !n->local && !n->gone && (n->mode & 0444);
+}
+
+/**
+ * Content a batch produced less than BATCH_FRESH_MS ago, or less than AHEAD_FRESH_MS ago for a
+ * sibling's reader and not taken by an open since, with no write applied since.
+ */
+static int fresh(mount_t *m, node_t *n, double now) {
+  if (!n->has_content || n->produced <= 0 || n->produced < m->fresh_after) return 0;
+  double age = now - n->produced;
+  return age <= BATCH_FRESH_MS || (n->prefetched && age <= AHEAD_FRESH_MS);
+}
+
+/** Whether a batch should produce sibling `s` of a file being read: it is likely to be opened next. */
+static int worth_producing(mount_t *m, node_t *s, double now) {
+  if (!is_value(s) || s->inflight || fresh(m, s, now)) return 0;
+  if (now - s->opened < PASSED_MS) return 0;          /* this reader has been there already */
+  // Produced before and never taken: nobody reads it (a `watch` on one file of the directory).
+  if (s->prefetched) { s->prefetched = 0; s->unread = 1; }
+  return !s->unread;
+}
+
+/**
+ * A reader that opens one value of a directory usually opens the others next (grep -r, cat *):
+ * the batch that produces this file produces up to PREFETCH_MAX siblings too, those after it first.
+ * Each getter still runs once per scan: a sibling opened in the last PASSED_MS, or produced and
+ * never taken, is left out.
+ */
+static void prefetch_siblings(mount_t *m, node_t *n) {
+  node_t *dir = find(m, n->parent);
+  if (!dir || dir->elements) return;
+  double now = now_ms();
+  int taken = 0, looked = 0;
+  for (node_t *s = n->next; s && taken < PREFETCH_MAX && looked < 4 * PREFETCH_MAX; s = s->next, looked++) {
+    if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; taken++; }
+  }
+  for (node_t *s = dir->first; s && s != n && taken < PREFETCH_MAX && looked < 4 * PREFETCH_MAX; s = s->next, looked++) {
+    if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; taken++; }
+  }
+}
+
 static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
   if (m->stopping) { later_err(req, ENOTCONN); return; }
   waiter_t *w = calloc(1, sizeof *w);
@@ -665,7 +708,8 @@ static void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct f
   m->newest = w;
   if (!n->inflight) {
     n->inflight = 1;
-    queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL);
+    queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL, 0);
+    if (kind == W_OPEN) prefetch_siblings(m, n);
   }
   wake_timer_by(m, w->deadline);
 }
@@ -820,66 +864,8 @@ static char *local_content(mount_t *m, node_t *n, size_t *len) {
   return fclose(out) == 0 ? text : (free(text), NULL);
 }
 
-/*
- * Following the reader. A reader and the thread that answers it take turns (request, reply, next
- * request), and in this VM each round trip costs about twice as much when the two run on different
- * CPUs, which the scheduler chooses mostly at random (a `grep -r` over 10,000 files: 0.7-0.9 s or
- * 1.8-2.2 s). So at a turn's first open or opendir, the main thread moves to the CPU its reader last
- * ran on: it narrows its affinity to that CPU, which migrates it there, and at once puts back the
- * affinity it had, which leaves it there. Never pinned meanwhile, it runs no JavaScript, and no
- * thread or process starts, with a narrowed affinity (they would inherit it).
- */
-static __thread int turn_followed;        /* this turn has followed a reader, or found no need */
-
-/** The CPU a thread last ran on (field 39 of /proc/<tid>/stat), or -1. */
-static int last_cpu_of(pid_t tid) {
-  char path[48], stat[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t len = read(fd, stat, sizeof stat - 1);
-  close(fd);
-  if (len <= 0) return -1;
-  stat[len] = 0;
-  char *p = strrchr(stat, ')');     /* the command name before it may hold spaces */
-  if (!p) return -1;
-  for (int field = 2; field < 39; p++) {
-    if (!*p) return -1;
-    if (*p == ' ') field++;
-  }
-  return atoi(p);
-}
-
-/** Whether /proc shows this process's own pid namespace (the kernel gives readers' pids in it). */
-static int proc_is_ours(void) {
-  static int known = -1;
-  if (known < 0) {
-    char link[32] = { 0 };
-    known = readlink("/proc/self", link, sizeof link - 1) > 0 && atoi(link) == (int)getpid();
-  }
-  return known;
-}
-
-static void follow_reader(fuse_req_t req) {
-  if (!runs_own_calls || turn_followed) return;
-  turn_followed = 1;
-  pid_t tid = fuse_req_ctx(req)->pid;     /* 0: a process outside the mount's pid namespace */
-  int cpu = tid > 0 && proc_is_ours() ? last_cpu_of(tid) : -1;
-  if (cpu < 0 || cpu == sched_getcpu()) return;
-  // Only within the affinity the application has (taskset, cgroup cpusets).
-  cpu_set_t own, reader;
-  if (sched_getaffinity(0, sizeof own, &own) != 0 || !CPU_ISSET(cpu, &own)) return;
-  CPU_ZERO(&reader);
-  CPU_SET(cpu, &reader);
-  if (sched_setaffinity(0, sizeof reader, &reader) != 0) return;
-  // Put back unless someone (`taskset -p`) set another affinity in between.
-  cpu_set_t now;
-  if (sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &reader)) sched_setaffinity(0, sizeof own, &own);
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
-  follow_reader(req);
   lock_tree(m);
   node_t *n = find(m, ino);
   int mode = fi->flags & O_ACCMODE;
@@ -900,7 +886,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     waiter_t w = { .req = req, .kind = W_OPEN, .node = n, .fi = *fi };
     expire(m, &w);
   } else {
-    add_waiter(m, n, req, W_OPEN, fi, NULL);
+    double now = now_ms();
+    n->opened = now;
+    n->unread = 0;
+    node_t *dir = find(m, n->parent);
+    if (fresh(m, n, now) && dir && !dir->elements) {
+      n->prefetched = 0;
+      reply_open(m, req, fi, n, n->content, n->content_len);
+    } else {
+      add_waiter(m, n, req, W_OPEN, fi, NULL);
+    }
   }
   pthread_mutex_unlock(&m->lock);
   send_later();
@@ -943,7 +938,7 @@ static void apply_write(mount_t *m, fuse_req_t req, handle_t *h, size_t reply_si
   w->next = m->writes;
   if (m->writes) m->writes->prev = w;
   m->writes = w;
-  queue_call(m, CALL_WRITE, h->ino, w);
+  queue_call(m, CALL_WRITE, h->ino, w, 0);
   wake_timer_by(m, w->deadline);
 }
 
@@ -1022,7 +1017,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
-  follow_reader(req);
   lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
@@ -1199,56 +1193,26 @@ static void block_fatal_signals(void) {
 }
 
 /**
- * Reads and answers every request waiting in the device (non-blocking: the main thread may be
- * reading too, as its loop has just come back, and whoever finds it empty goes back to waiting).
- * -1 once the session has ended.
- */
-static int drain(mount_t *m, struct fuse_buf *buf) {
-  for (;;) {
-    pthread_mutex_lock(&m->reading);
-    int res = fuse_session_receive_buf(m->se, buf);
-    if (res > 0) fuse_session_process_buf(m->se, buf);
-    pthread_mutex_unlock(&m->reading);
-    if (res == -EINTR) continue;
-    if (res == -EAGAIN) return 0;
-    if (res <= 0) return -1;
-  }
-}
-
-/**
- * The FUSE thread. While the main thread's loop beats, the main thread reads the device itself
- * (on_device) and this thread only watches the heartbeat: it sleeps until the beat would be
- * TAKEOVER_AFTER_MS old, so it wakes a few times per beat period, never per request (both
- * polling the device would wake both for every request). A loop that has not beaten for that long
- * is blocked: this thread then reads the device, answering from the table and queueing values for
- * the deadline as before, until the loop beats again. A poll on the stop descriptor ends it.
+ * The FUSE thread: reads every request from the device and answers it, from the table or by
+ * queueing what needs JavaScript for the main thread. A poll on the stop descriptor ends it.
  */
 static void *loop_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
   struct fuse_buf buf = { .mem = NULL };
   struct pollfd fds[2] = { { .fd = m->stop_fd, .events = POLLIN }, { .fd = m->fuse_fd, .events = POLLIN } };
-  int reading = 0;
   while (!fuse_session_exited(m->se)) {
-    double beat = m->last_beat, quiet = now_ms() - beat;
-    // Taking over, what waited in the device is read at once; its deadline counts from now (had it
-    // counted from the loop's last beat, loaded loops blocked ~100 ms would refuse far more reads).
-    if (quiet < TAKEOVER_AFTER_MS) reading = 0;
-    else if (!reading) {
-      reading = 1;
-      if (drain(m, &buf) < 0) break;
-    }
     fds[1].revents = 0;
-    if (poll(fds, reading ? 2 : 1, reading ? TAKEOVER_AFTER_MS : (int)(TAKEOVER_AFTER_MS - quiet) + 1) < 0) {
+    if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[0].revents) break;
-    if (!fds[1].revents) continue;
     if (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
-    // The loop beats again: its own poll reads this request (no hop, and it can move to the reader).
-    if (now_ms() - m->last_beat < TAKEOVER_AFTER_MS) continue;
-    if (drain(m, &buf) < 0) break;
+    if (!fds[1].revents) continue;
+    int res = fuse_session_receive_buf(m->se, &buf);
+    if (res > 0) fuse_session_process_buf(m->se, &buf);
+    else if (res != -EINTR && res != -EAGAIN) break;   /* the connection has ended */
   }
   free(buf.mem);
   m->loop_exited = 1;
@@ -1376,37 +1340,6 @@ static int read_result(napi_env env, napi_value result, char **content, size_t *
   return 0;
 }
 
-static void finish_read(napi_env env, mount_t *m, uint64_t ino) {
-  napi_value arg;
-  napi_create_double(env, (double)ino, &arg);
-  char *content = NULL;
-  size_t len = 0;
-  int err = read_result(env, call_handler(env, m->on_read, 1, &arg), &content, &len);
-  lock_tree(m);
-  node_t *n = find(m, ino);
-  if (n) {
-    n->inflight = 0;
-    if (!err) {
-      // A late answer still becomes the last value.
-      free(n->content);
-      n->content = content;
-      n->content_len = len;
-      n->has_content = 1;
-      content = NULL;
-    }
-    for (waiter_t *w = n->waiters, *following; w; w = following) {
-      following = w->next;
-      unlink_waiter(m, w);
-      settle(m, w, n->content, n->content_len, err);
-      free_waiter(w);
-    }
-    maybe_free(m, n);
-  }
-  pthread_mutex_unlock(&m->lock);
-  send_later();
-  free(content);
-}
-
 static void finish_list(napi_env env, mount_t *m, uint64_t ino) {
   // Where the node is, too: JavaScript may have told this entry without making its node (an instance's directory).
   char name[256] = "";
@@ -1457,6 +1390,10 @@ static void finish_write(napi_env env, mount_t *m, write_req_t *w) {
     result = call_handler(env, m->on_write, 2, args);
     int32_t err = EIO;
     if (result) napi_get_value_int32(env, result, &err);
+    // Values produced before the write may show what it changed: none is served without a call now.
+    lock_tree(m);
+    m->fresh_after = now_ms();
+    pthread_mutex_unlock(&m->lock);
     if (err) fuse_reply_err(w->req, err);
     else if (w->is_flush) fuse_reply_err(w->req, 0);
     else fuse_reply_write(w->req, w->reply_size);
@@ -1476,19 +1413,129 @@ static void drop_call(call_t *c) {
   free(c);
 }
 
+/** A call is starting: the loop is alive, so what still waits is timed from now (see stuck()). */
+static void started(mount_t *m, call_t *c) {
+  if (!c->prefetch && m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();
+}
+
 static void run_call(napi_env env, mount_t *m, call_t *c) {
-  if (!m->mounted) { drop_call(c); return; }  /* a call before it unmounted */
   lock_tree(m);
-  if (m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();  /* the loop is alive now */
+  started(m, c);
   pthread_mutex_unlock(&m->lock);
   send_later();
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) { drop_call(c); return; }
-  if (c->kind == CALL_READ) finish_read(env, m, c->ino);
-  else if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
+  if (c->kind == CALL_LIST) finish_list(env, m, c->ino);
   else finish_write(env, m, c->write);
-  napi_close_handle_scope(env, scope);
   free(c);
+}
+
+/** Puts calls that did not run back at the head of the queue, in their order; the loop runs them next turn. */
+static void put_back(mount_t *m, call_t *first, call_t *last) {
+  if (!first) return;
+  lock_tree(m);
+  last->next = m->calls;
+  if (!m->calls) m->calls_tail = last;
+  m->calls = first;
+  pthread_mutex_unlock(&m->lock);
+  if (m->calls_wake) uv_async_send(m->calls_wake);
+}
+
+/** Where a batch's answer lands: the node's content, and every open waiting for it. */
+static void produced(mount_t *m, node_t *n, int err, char *content, size_t len, double began, int prefetch) {
+  if (!err) {
+    // A late answer still becomes the last value.
+    free(n->content);
+    n->content = content;
+    n->content_len = len;
+    n->has_content = 1;
+    n->produced = began;
+    n->prefetched = prefetch && !n->waiters;
+  }
+  for (waiter_t *w = n->waiters, *following; w; w = following) {
+    following = w->next;
+    unlink_waiter(m, w);
+    settle(m, w, n->content, n->content_len, err);
+    free_waiter(w);
+  }
+}
+
+/**
+ * One JavaScript call for every value queued: read([ino, …], budgetMs) → [content or errno, …],
+ * shorter when the budget ran out. Files asked for by an open come first; a file nobody waits for
+ * that was not reached is dropped, one an open waits for goes back to the queue (`left`).
+ */
+static void run_reads(napi_env env, mount_t *m, call_t *reads, size_t count, double budget, call_t **left_first, call_t **left_last) {
+  call_t **batch = calloc(count ? count : 1, sizeof *batch);
+  napi_value array, args[2], result = NULL;
+  size_t used = 0;
+  lock_tree(m);
+  for (int pass = 0; pass < 2; pass++) {
+    for (call_t *c = reads; c; c = c->next) {
+      if (c->prefetch != pass) continue;
+      node_t *n = find(m, c->ino);
+      if (batch && n && !n->gone) { batch[used++] = c; started(m, c); continue; }
+      if (n) { n->inflight = 0; maybe_free(m, n); }
+      if (!c->prefetch) started(m, c);
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  if (!batch) { while (reads) { call_t *next = reads->next; free(reads); reads = next; } return; }
+  double began = now_ms();
+  if (napi_create_array_with_length(env, used, &array) == napi_ok) {
+    for (size_t i = 0; i < used; i++) {
+      napi_value ino;
+      napi_create_double(env, (double)batch[i]->ino, &ino);
+      napi_set_element(env, array, (uint32_t)i, ino);
+    }
+    args[0] = array;
+    napi_create_double(env, budget, &args[1]);
+    result = call_handler(env, m->on_read, 2, args);
+  }
+  uint32_t done = 0;
+  bool is_array = false;
+  if (result && napi_is_array(env, result, &is_array) == napi_ok && is_array) napi_get_array_length(env, result, &done);
+  if (done > used) done = (uint32_t)used;
+  char **contents = calloc(done ? done : 1, sizeof *contents);
+  size_t *lens = calloc(done ? done : 1, sizeof *lens);
+  int *errs = calloc(done ? done : 1, sizeof *errs);
+  for (uint32_t i = 0; contents && lens && errs && i < done; i++) {
+    napi_value element = NULL;
+    napi_get_element(env, result, i, &element);
+    errs[i] = read_result(env, element, &contents[i], &lens[i]);
+  }
+  if (!contents || !lens || !errs) done = 0;
+  lock_tree(m);
+  for (size_t i = 0; i < used; i++) {
+    call_t *c = batch[i];
+    node_t *n = find(m, c->ino);
+    if (n && i >= done && n->waiters && !n->gone) {
+      // Not reached within the budget: an open waits for it, so it runs next turn.
+      c->prefetch = 0;
+      c->next = NULL;
+      if (*left_last) (*left_last)->next = c; else *left_first = c;
+      *left_last = c;
+      if (m->queued++ == 0) m->queued_since = now_ms();
+      continue;
+    }
+    if (n) {
+      n->inflight = 0;
+      if (i < done) {
+        produced(m, n, errs[i], contents[i], lens[i], began, c->prefetch);
+        if (!errs[i]) contents[i] = NULL;
+      } else {
+        fail_waiters(m, n, EIO);
+      }
+      maybe_free(m, n);
+    }
+    free(c);
+  }
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  for (uint32_t i = 0; contents && i < done; i++) free(contents[i]);
+  free(contents);
+  free(lens);
+  free(errs);
+  free(batch);
 }
 
 static call_t *take_calls(mount_t *m) {
@@ -1500,73 +1547,64 @@ static call_t *take_calls(mount_t *m) {
 }
 
 /**
- * Runs the calls queued, those that arrive meanwhile too (they would otherwise wait for the next
- * turn of the loop, behind its timers), up to MAX_CALLS_PER_WAKE: then the loop gets a turn and
- * this runs again. One callback: the program's promise reactions and nextTick callbacks run after
- * the batch, as after any I/O callback.
+ * Runs the calls queued, within the budget of one turn of the loop: listings and writes one by one
+ * (at least one per turn), then every value in one batch (run_reads) with the time left. What did
+ * not fit goes back to the queue for the next turn, after the program's own callbacks. One
+ * callback: the program's promise reactions and nextTick callbacks run after the batch, as after
+ * any I/O callback.
  */
 static void run_calls(mount_t *m) {
   napi_env env = m->env;
+  double began = now_ms();
   call_t *c = take_calls(m);
   napi_handle_scope scope;
   napi_callback_scope callback_scope = NULL;
   napi_value resource;
-  if (!c || napi_open_handle_scope(env, &scope) != napi_ok) return;
-  if (napi_create_object(env, &resource) == napi_ok) napi_open_callback_scope(env, resource, m->async_context, &callback_scope);
-  for (int ran = 0; c; c = ran < MAX_CALLS_PER_WAKE && m->mounted ? take_calls(m) : NULL) {
-    while (c) {
-      call_t *next = c->next;
-      run_call(env, m, c);
-      ran++;
-      c = next;
-    }
+  if (!c) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    call_t *last = c;
+    while (last->next) last = last->next;
+    put_back(m, c, last);
+    return;
   }
-  lock_tree(m);
-  int more = m->calls != NULL;    /* left for the next turn: no thread will wake the loop for them */
-  pthread_mutex_unlock(&m->lock);
-  if (more && m->calls_wake) uv_async_send(m->calls_wake);
+  if (napi_create_object(env, &resource) == napi_ok) napi_open_callback_scope(env, resource, m->async_context, &callback_scope);
+  call_t *reads = NULL, *reads_last = NULL, *left = NULL, *left_last = NULL;
+  size_t read_count = 0;
+  int ran = 0;
+  while (c) {
+    call_t *next = c->next;
+    c->next = NULL;
+    if (!m->mounted) drop_call(c);                        /* unmounted by a call before it */
+    else if (c->kind == CALL_READ) {
+      if (reads_last) reads_last->next = c; else reads = c;
+      reads_last = c;
+      read_count++;
+    } else if (ran && now_ms() - began >= m->budget_ms) {
+      if (left_last) left_last->next = c; else left = c;
+      left_last = c;
+    } else {
+      run_call(env, m, c);
+      ran = 1;
+    }
+    c = next;
+  }
+  if (reads && !m->mounted) {
+    while (reads) { call_t *next = reads->next; drop_call(reads); reads = next; }
+  } else if (reads) {
+    double budget = m->budget_ms - (now_ms() - began);
+    run_reads(env, m, reads, read_count, budget > 0 ? budget : 0, &left, &left_last);
+  }
+  if (left && !m->mounted) {
+    while (left) { call_t *next = left->next; drop_call(left); left = next; }
+  } else if (left) {
+    put_back(m, left, left_last);
+  }
   if (callback_scope) napi_close_callback_scope(env, callback_scope);
   napi_close_handle_scope(env, scope);
 }
 
 static void on_calls(uv_async_t *async) {
   run_calls(async->data);
-}
-
-/**
- * The main thread reads the device while its loop is free (a uv_poll on it): a request costs no
- * FUSE-thread hop, and the open of a value runs its getter right after it is read. The call is
- * queued and timed as one from the FUSE thread would be, so should the getter be slow the timer
- * thread still answers at the deadline, and the FUSE thread takes over reading meanwhile.
- */
-static void on_device(uv_poll_t *poll, int status, int events) {
-  mount_t *m = poll->data;
-  (void)events;
-  if (status < 0) { uv_poll_stop(poll); return; }
-  runs_own_calls = 1;
-  double turn_ends = now_ms() + MAX_TURN_MS, wait_ends = 0;
-  for (int i = 0; i < MAX_REQUESTS_PER_TURN && m->mounted; ) {
-    pthread_mutex_lock(&m->reading);
-    int res = fuse_session_receive_buf(m->se, &m->main_buf);
-    if (res > 0) fuse_session_process_buf(m->se, &m->main_buf);
-    pthread_mutex_unlock(&m->reading);
-    if (res == -EINTR) continue;
-    if (res == -EAGAIN) {
-      // A reader's next request usually follows within microseconds (the READ after an OPEN, grep's
-      // next file): waiting for it here costs less than going back to sleep and being woken for it.
-      double now = now_ms();
-      if (wait_ends == 0) wait_ends = now + NEXT_REQUEST_WAIT_MS;
-      if (now >= wait_ends || now >= turn_ends) break;
-      continue;
-    }
-    if (res <= 0) { uv_poll_stop(poll); break; }  /* the connection has ended (the FUSE thread ends too) */
-    wait_ends = 0;
-    i++;
-    run_calls(m);                 /* may unmount: then the loop ends here */
-    if (now_ms() >= turn_ends) break;  /* slow getters: the loop's timers and I/O get their turn */
-  }
-  turn_followed = 0;
-  runs_own_calls = 0;
 }
 
 static void calls_closed(uv_handle_t *handle) {
@@ -1783,11 +1821,6 @@ static void shutdown_mount(mount_t *m) {
   if (!m->mounted) return;
   m->mounted = 0;
   if (m->tracked) untrack_mount(m);
-  if (m->device_poll) {
-    uv_poll_stop(m->device_poll);
-    uv_close((uv_handle_t *)m->device_poll, close_handle);
-    m->device_poll = NULL;
-  }
   lock_tree(m);
   m->stopping = 1;
   while (m->oldest) {
@@ -1811,8 +1844,6 @@ static void shutdown_mount(mount_t *m) {
   if (m->se) fuse_session_destroy(m->se);  /* closes /dev/fuse once the session has it */
   if (!m->session_owns_fd && m->fuse_fd >= 0) close(m->fuse_fd);
   m->se = NULL;
-  free(m->main_buf.mem);
-  m->main_buf.mem = NULL;
   close(m->stop_fd);
   if (m->helper_sock >= 0) close(m->helper_sock);
   if (m->helper > 0) {
@@ -1862,7 +1893,6 @@ static void release_mount(mount_t *m) {
   free(m->stack);
   pthread_mutex_destroy(&m->lock);
   pthread_mutex_destroy(&m->ops_lock);
-  pthread_mutex_destroy(&m->reading);
   pthread_cond_destroy(&m->wake);
   pthread_cond_destroy(&m->inval_wake);
   free(m);
@@ -1918,13 +1948,13 @@ static void add_status_dir(mount_t *m) {
   add_stall_dir(m, dir);
 }
 
-/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }, takeSigint, takeSigterm, stallThresholdMs) → handle */
+/** mount(mountpoint, fusermountOptions, deadlineMs, { read, list, write }, takeSigint, takeSigterm, stallThresholdMs, budgetMs) → handle */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7], handle, name;
+  size_t argc = 8;
+  napi_value argv[8], handle, name;
   bool take_sigint = false, take_sigterm = false;
   char mountpoint[4096], options[1024], error[512] = "";
-  double deadline, stall_threshold = 0;
+  double deadline, stall_threshold = 0, budget = 1;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return throw_error(env, "EINVAL", "mount: 4 arguments");
   if (napi_get_value_string_utf8(env, argv[0], mountpoint, sizeof mountpoint, &len) != napi_ok) return throw_error(env, "EINVAL", "mount: path");
@@ -1932,16 +1962,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[2], &deadline) != napi_ok) return throw_error(env, "EINVAL", "mount: deadline");
   if (argc >= 6) { napi_get_value_bool(env, argv[4], &take_sigint); napi_get_value_bool(env, argv[5], &take_sigterm); }
   if (argc >= 7) napi_get_value_double(env, argv[6], &stall_threshold);
+  if (argc >= 8) napi_get_value_double(env, argv[7], &budget);
 
   mount_t *m = calloc(1, sizeof *m);
   if (!m) return throw_error(env, "ENOMEM", "out of memory");
   pthread_mutex_init(&m->lock, NULL);
   pthread_mutex_init(&m->ops_lock, NULL);
-  pthread_mutex_init(&m->reading, NULL);
   pthread_cond_init(&m->wake, NULL);
   pthread_cond_init(&m->inval_wake, NULL);
   m->env = env;
   m->deadline_ms = deadline;
+  m->budget_ms = budget;
   m->stall_threshold_ms = stall_threshold;
   m->uid = getuid();
   m->gid = getgid();
@@ -1994,14 +2025,9 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->calls_wake->data = m;
   m->refs++;                      /* dropped when calls_wake has closed */
   uv_unref((uv_handle_t *)m->calls_wake);  /* never keeps the process alive */
-  // Non-blocking: the main thread and the FUSE thread may both find a request ready and only one gets it.
+  // Non-blocking: the FUSE thread polls it with the stop descriptor, then reads.
   int flags = fcntl(m->fuse_fd, F_GETFL);
   if (flags < 0 || fcntl(m->fuse_fd, F_SETFL, flags | O_NONBLOCK) < 0) goto fail;
-  m->device_poll = calloc(1, sizeof *m->device_poll);
-  if (!m->device_poll || uv_poll_init(loop, m->device_poll, m->fuse_fd) != 0) { free(m->device_poll); m->device_poll = NULL; goto fail; }
-  m->device_poll->data = m;
-  uv_poll_start(m->device_poll, UV_READABLE, on_device);
-  uv_unref((uv_handle_t *)m->device_poll);  /* never keeps the process alive */
   m->mounted = 1;
   if (pthread_create(&m->loop_thread, NULL, loop_main, m) != 0) goto fail;
   if (pthread_create(&m->timer_thread, NULL, timer_main, m) != 0) {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'fs';
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { Procstat } from '../../src';
+import { MountOptions, Procstat } from '../../src';
 
 // State shared through globalThis: the TC39 build of the decorator spec has its own copy of this module.
 const shared = ((globalThis as any)[Symbol.for('procstat.spec')] ??= {
@@ -22,9 +22,9 @@ export function tempPath(label = 'mnt'): string {
 const live = shared.live;
 
 /** Mounts `ctx` under the spec root; `unmountAll` (run after every test) removes it. */
-export async function mountTemp(ctx: Procstat, label?: string): Promise<string> {
+export async function mountTemp(ctx: Procstat, label?: string, options?: MountOptions): Promise<string> {
   const mountpoint = tempPath(label);
-  await ctx.mount(mountpoint);
+  await ctx.mount(mountpoint, options);
   live.add(ctx);
   return mountpoint;
 }

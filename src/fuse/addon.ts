@@ -6,7 +6,7 @@ import { ProcstatError } from '../runtime/errors';
 export interface Addon {
   /** `takeSigint`/`takeSigterm`: the addon's handler removes the mount before the signal ends the process. */
   mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers, takeSigint: boolean, takeSigterm: boolean,
-    stallThresholdMs: number): MountHandle;
+    stallThresholdMs: number, budgetMs: number): MountHandle;
   /** `description`: a number from describe(), shown as the file's user.procstat.* attributes. */
   add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number, description?: number): void;
   describe(handle: MountHandle, kind: string, help: string | undefined, unit: string | undefined): number;
@@ -36,7 +36,11 @@ export interface MountStatus {
 
 /** What the addon asks JavaScript, on the main thread. Each returns content or an errno (positive). */
 export interface Handlers {
-  read(ino: number): string | number;
+  /**
+   * The contents of a batch of files, in order: one answer per file until `budgetMs` has passed
+   * (at least one); the addon asks again next turn for those not reached that a reader waits for.
+   */
+  read(inos: number[], budgetMs: number): Array<string | number>;
   /** `parent` and `name`: where the addon has `ino` (an entry may have been told without its node). */
   list(ino: number, parent: number, name: string): number;
   write(ino: number, data: Buffer): number;
@@ -44,7 +48,7 @@ export interface Handlers {
 
 export type MountHandle = { readonly __mount: unique symbol };
 
-export const F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4;
+export const F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4, F_ELEMENTS = 8;
 export const ROOT_INO = 1;
 /** The addon's own procstat/ directory (native/procstat.c STATUS_INO_BASE). */
 export const STATUS_INO = 2 ** 60;

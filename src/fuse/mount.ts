@@ -15,11 +15,17 @@ export interface FuseMountOptions {
   allowOther?: boolean;
   /** How long a value read or parameter write waits for a busy main thread (ms, default 100). */
   deadlineMs?: number;
+  /**
+   * The most of the main thread procstat's getters, listings and writes take in one turn of the
+   * event loop (ms, default 1); what does not fit waits for the next turn, after the program's callbacks.
+   */
+  readBudgetMs?: number;
   /** A blocked event loop past this is a stall: its stack is taken and it is recorded in procstat/stall/ (ms, default 1000; 0: off). */
   stallThresholdMs?: number;
 }
 
 const DEFAULT_DEADLINE_MS = 100;
+const DEFAULT_READ_BUDGET_MS = 1;
 const DEFAULT_STALL_THRESHOLD_MS = 1000;
 
 /**
@@ -166,8 +172,10 @@ export class FuseMount {
     const stallThresholdMs = options.stallThresholdMs ?? DEFAULT_STALL_THRESHOLD_MS;
     try {
       handle = addon.mount(mountpoint, fuseOptions(options), options.deadlineMs ?? DEFAULT_DEADLINE_MS, {
-        read: (ino) => publisher.read(ino), list: (ino, parent, name) => publisher.list(ino, parent, name), write: (ino, data) => publisher.write(ino, data),
-      }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0, stallThresholdMs);
+        read: (inos, budgetMs) => publisher.read(inos, budgetMs), list: (ino, parent, name) => publisher.list(ino, parent, name),
+        write: (ino, data) => publisher.write(ino, data),
+      }, process.listenerCount('SIGINT') === 0, process.listenerCount('SIGTERM') === 0, stallThresholdMs,
+      options.readBudgetMs ?? DEFAULT_READ_BUDGET_MS);
     } catch (err) {
       publisher.stop();
       if (created) await fs.rmdir(mountpoint).catch(() => undefined);

@@ -2,7 +2,7 @@ import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
 import { IntTable } from '../runtime/int-table';
 import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
-import { Addon, F_DIR, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
+import { Addon, F_DIR, F_ELEMENTS, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
 const REFRESH_MS = 100;
@@ -100,7 +100,8 @@ export class Publisher implements TreeObserver, Handlers {
     if (this.nodes.has(ino) || child.removed) return false;
     if (child instanceof DirNode) {
       const lazy = child.listsLiveObjects;
-      this.addon.add(this.handle!, this.ino(dir), ino, child.name, F_DIR | (lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0), 0o755);
+      const flags = F_DIR | (lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0) | (child.elementsLeaveUntold ? F_ELEMENTS : 0);
+      this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755);
       this.nodes.set(ino, child);
       return !lazy;
     }
@@ -165,7 +166,17 @@ export class Publisher implements TreeObserver, Handlers {
     return node;
   }
 
-  read(ino: number): string | number {
+  read(inos: number[], budgetMs: number): Array<string | number> {
+    const ends = performance.now() + budgetMs;
+    const answers: Array<string | number> = [];
+    for (const ino of inos) {
+      answers.push(this.readOne(ino));
+      if (performance.now() >= ends) break;
+    }
+    return answers;
+  }
+
+  private readOne(ino: number): string | number {
     const file = this.live(ino);
     if (!file) return ENOENT;
     if (!(file instanceof FileNode)) return EISDIR;

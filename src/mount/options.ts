@@ -16,7 +16,7 @@ export interface MountOptions extends FuseMountOptions {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The numeric options of `mount(path, options)`, each a number of milliseconds in [1, MAX_TIMER_MS]. */
-const MILLISECOND_OPTIONS = ['deadlineMs', 'snapshotIntervalMs', 'stallThresholdMs'] as const;
+const MILLISECOND_OPTIONS = ['deadlineMs', 'snapshotIntervalMs', 'stallThresholdMs', 'readBudgetMs'] as const;
 /** Of those, the ones where 0 means "off". */
 const ZERO_IS_OFF: readonly string[] = ['stallThresholdMs'];
 

@@ -139,6 +139,10 @@ export class CollectionDir extends DirNode {
     return true;
   }
 
+  override get elementsLeaveUntold(): boolean {
+    return true;
+  }
+
   override get childrenAreKeys(): boolean {
     return true;
   }

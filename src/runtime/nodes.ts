@@ -128,6 +128,12 @@ export class DirNode extends Node {
     return false;
   }
 
+  /** Its entries leave without telling (an array's or Map's elements): only reading a file finds out. */
+  /** @internal */
+  get elementsLeaveUntold(): boolean {
+    return false;
+  }
+
   /**
    * Brings the listing of a directory of live objects up to date with live objects that changed without telling
    * anyone (a field that now holds another object, an array that grew); the changes go to the observer.
