@@ -51,6 +51,7 @@ extern char **environ;
 #define BATCH_FRESH_MS 2.0            /* a value produced in a batch serves the opens that arrive this long after */
 #define AHEAD_FRESH_MS 20.0           /* ... and, produced for a sibling's reader, the first open of its own this long after */
 #define PREFETCH_MAX 64               /* siblings a read's batch produces beside the file asked for */
+#define NEXT_REQUEST_WAIT_MS 0.05     /* how long the FUSE thread looks for a next request before it sleeps */
 #define PASSED_MS 100.0               /* a sibling opened this recently has been passed by its reader: not produced again */
 
 /* F_ELEMENTS: an array's or Map's directory, whose entries leave without JavaScript telling: its files are never served from a batch. */
@@ -223,6 +224,7 @@ struct mount {
   uid_t uid;
   gid_t gid;
   int refs;                       /* the JavaScript handle and calls_wake */
+  struct mount *volatile next_live; /* in the list of live mounts (signals.c) */
   node_t **by_ino, **by_entry;
   size_t ino_buckets, entry_buckets, count;
   size_t queued;                  /* calls handed to the main thread and not yet started */
@@ -774,8 +776,66 @@ static int needs_listing(mount_t *m, node_t *dir, fuse_req_t req) {
   return 1;
 }
 
+/*
+ * Following the reader. A reader and the FUSE thread take turns (request, reply, next request), and
+ * each round trip costs about twice as much when the two run on different CPUs, which the scheduler
+ * chooses mostly at random. So at a turn's first request (a turn: what the FUSE thread answers
+ * between two sleeps), the FUSE thread moves to the CPU its reader last ran on: it narrows its own
+ * affinity to that CPU, which migrates it there, and at once puts back the affinity it had, which
+ * leaves it there. Only the addon's own thread moves: no thread of the application, which starts
+ * nothing from this thread.
+ */
+static __thread int turn_followed = 1;    /* this turn has followed a reader, or found no need (1: not the FUSE thread) */
+
+/** The CPU a thread last ran on (field 39 of /proc/<tid>/stat), or -1. */
+static int last_cpu_of(pid_t tid) {
+  char path[48], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t len = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (len <= 0) return -1;
+  stat[len] = 0;
+  char *p = strrchr(stat, ')');     /* the command name before it may hold spaces */
+  if (!p) return -1;
+  for (int field = 2; field < 39; p++) {
+    if (!*p) return -1;
+    if (*p == ' ') field++;
+  }
+  return atoi(p);
+}
+
+/** Whether /proc shows this process's own pid namespace (the kernel gives readers' pids in it). */
+static int proc_is_ours(void) {
+  static int known = -1;
+  if (known < 0) {
+    char link[32] = { 0 };
+    known = readlink("/proc/self", link, sizeof link - 1) > 0 && atoi(link) == (int)getpid();
+  }
+  return known;
+}
+
+static void follow_reader(fuse_req_t req) {
+  if (turn_followed) return;
+  turn_followed = 1;
+  pid_t tid = fuse_req_ctx(req)->pid;     /* 0: a process outside the mount's pid namespace */
+  int cpu = tid > 0 && proc_is_ours() ? last_cpu_of(tid) : -1;
+  if (cpu < 0 || cpu == sched_getcpu()) return;
+  // Only within the affinity the application has (taskset, cgroup cpusets).
+  cpu_set_t own, reader;
+  if (sched_getaffinity(0, sizeof own, &own) != 0 || !CPU_ISSET(cpu, &own)) return;
+  CPU_ZERO(&reader);
+  CPU_SET(cpu, &reader);
+  if (sched_setaffinity(0, sizeof reader, &reader) != 0) return;
+  // Put back unless someone (`taskset -p`) set another affinity in between.
+  cpu_set_t now;
+  if (sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &reader)) sched_setaffinity(0, sizeof own, &own);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   mount_t *m = mount_of(req);
+  follow_reader(req);
   lock_tree(m);
   node_t *dir = find(m, parent);
   if (!dir || dir->gone || !dir->is_dir) later_err(req, dir && !dir->gone ? ENOTDIR : ENOENT);
@@ -866,6 +926,7 @@ static char *local_content(mount_t *m, node_t *n, size_t *len) {
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
+  follow_reader(req);
   lock_tree(m);
   node_t *n = find(m, ino);
   int mode = fi->flags & O_ACCMODE;
@@ -1017,6 +1078,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   mount_t *m = mount_of(req);
+  follow_reader(req);
   lock_tree(m);
   node_t *n = find(m, ino);
   if (!n || n->gone) later_err(req, ENOENT);
@@ -1199,10 +1261,12 @@ static void block_fatal_signals(void) {
 static void *loop_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
+  pthread_setname_np(pthread_self(), "procstat-fuse");  /* the addon's own, as ps -T shows */
   struct fuse_buf buf = { .mem = NULL };
   struct pollfd fds[2] = { { .fd = m->stop_fd, .events = POLLIN }, { .fd = m->fuse_fd, .events = POLLIN } };
   while (!fuse_session_exited(m->se)) {
     fds[1].revents = 0;
+    turn_followed = 0;
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -1210,9 +1274,18 @@ static void *loop_main(void *arg) {
     if (fds[0].revents) break;
     if (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
     if (!fds[1].revents) continue;
-    int res = fuse_session_receive_buf(m->se, &buf);
-    if (res > 0) fuse_session_process_buf(m->se, &buf);
-    else if (res != -EINTR && res != -EAGAIN) break;   /* the connection has ended */
+    // A reader's next request usually follows within microseconds (the READ after an OPEN, grep's
+    // next file): looking for it a moment costs less than sleeping and being woken for it.
+    double wait_ends = 0;
+    int res;
+    while ((res = fuse_session_receive_buf(m->se, &buf)) > 0 || res == -EINTR || res == -EAGAIN) {
+      if (res > 0) { fuse_session_process_buf(m->se, &buf); wait_ends = 0; continue; }
+      if (res == -EINTR) continue;
+      double now = now_ms();
+      if (wait_ends == 0) wait_ends = now + NEXT_REQUEST_WAIT_MS;
+      else if (now >= wait_ends) break;
+    }
+    if (res <= 0 && res != -EAGAIN && res != -EINTR) break;   /* the connection has ended */
   }
   free(buf.mem);
   m->loop_exited = 1;
@@ -1227,6 +1300,7 @@ static void *loop_main(void *arg) {
 static void *notify_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
+  pthread_setname_np(pthread_self(), "procstat-notify");  /* the addon's own, as ps -T shows */
   // Not lock_tree(): an invalidation must not wait for queued changes to be applied first.
   pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
@@ -1250,6 +1324,7 @@ static void *notify_main(void *arg) {
 static void *timer_main(void *arg) {
   mount_t *m = arg;
   block_fatal_signals();
+  pthread_setname_np(pthread_self(), "procstat-timer");  /* the addon's own, as ps -T shows */
   double ops_seen = 0;  /* when it first found added nodes waiting for the table (0: none) */
   pthread_mutex_lock(&m->lock);
   while (!m->stopping) {
@@ -1643,9 +1718,13 @@ static void close_handle(uv_handle_t *handle) {
 
 /* ---------- SIGINT and SIGTERM: the mount goes first, then the signal does what it would have done ---------- */
 
-#define MAX_MOUNTS 64
-static mount_t *volatile dying[MAX_MOUNTS];
-static pthread_mutex_t dying_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Every live mount, for the signal handler and the stall watcher: a list linked through the mounts
+ * (no limit), changed under live_lock. The handler only follows it: a mount is linked once whole,
+ * and unlinked before it is freed.
+ */
+static mount_t *volatile live_head;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static const int fatal_signals[2] = { SIGINT, SIGTERM };
 static struct sigaction previous_action[2];
 static int handler_installed[2];
@@ -1659,27 +1738,27 @@ static int live_mounts;
  */
 static void on_fatal_signal(int sig) {
   uint64_t one = 1;
-  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] && write(dying[i]->stop_fd, &one, sizeof one) < 0) {}
+  for (mount_t *m = live_head; m; m = m->next_live) if (write(m->stop_fd, &one, sizeof one) < 0) {}
   // The device is released only once the FUSE thread has left poll(); then closing it aborts the
   // connection, and fusermount3 sees a dead mount (ENOTCONN) and removes it. Bounded: 500 ms.
   struct timespec ms = { 0, 1000000 };
-  for (int i = 0; i < MAX_MOUNTS; i++) {
-    for (int t = 0; dying[i] && !dying[i]->loop_exited && t < 500; t++) nanosleep(&ms, NULL);
+  for (mount_t *m = live_head; m; m = m->next_live) {
+    for (int t = 0; !m->loop_exited && t < 500; t++) nanosleep(&ms, NULL);
   }
   // Aborted first: a notify thread blocked in the kernel keeps the device open (its write holds it),
   // so closing the descriptor alone would neither end the connection nor let fusermount3 remove it.
-  for (int i = 0; i < MAX_MOUNTS; i++) {
-    int fd = dying[i] && dying[i]->abort_path[0] ? open(dying[i]->abort_path, O_WRONLY) : -1;
+  for (mount_t *m = live_head; m; m = m->next_live) {
+    int fd = m->abort_path[0] ? open(m->abort_path, O_WRONLY) : -1;
     if (fd >= 0) {
       if (write(fd, "1", 1) < 0) { /* closing the device below is the other way */ }
       close(fd);
     }
   }
-  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i]) { close(dying[i]->fuse_fd); close(dying[i]->helper_sock); }
+  for (mount_t *m = live_head; m; m = m->next_live) { close(m->fuse_fd); close(m->helper_sock); }
   // Bounded too: should the connection outlive the descriptor, fusermount3 could wait on it.
-  for (int i = 0; i < MAX_MOUNTS; i++) {
-    for (int t = 0; dying[i] && dying[i]->helper > 0 && t < 1000; t++) {
-      if (waitpid(dying[i]->helper, NULL, WNOHANG) != 0) break;
+  for (mount_t *m = live_head; m; m = m->next_live) {
+    for (int t = 0; m->helper > 0 && t < 1000; t++) {
+      if (waitpid(m->helper, NULL, WNOHANG) != 0) break;
       nanosleep(&ms, NULL);
     }
   }
@@ -1699,13 +1778,10 @@ static void pin_library(void) {
 /** `take_signals` is false for a signal the program listens to itself: then its handler decides. */
 static void track_mount(mount_t *m, const int take_signals[2]) {
   static uint32_t last_id;
-  pthread_mutex_lock(&dying_lock);
+  pthread_mutex_lock(&live_lock);
   m->id = ++last_id;
-  for (int i = 0; i < MAX_MOUNTS; i++) {
-    if (dying[i]) continue;
-    dying[i] = m;
-    break;
-  }
+  m->next_live = live_head;
+  __atomic_store_n(&live_head, m, __ATOMIC_RELEASE);
   if (live_mounts++ == 0) {
     pin_library();
     for (int k = 0; k < 2; k++) {
@@ -1716,12 +1792,14 @@ static void track_mount(mount_t *m, const int take_signals[2]) {
       handler_installed[k] = take_signals[k] && sigaction(fatal_signals[k], &ours, &previous_action[k]) == 0;
     }
   }
-  pthread_mutex_unlock(&dying_lock);
+  pthread_mutex_unlock(&live_lock);
 }
 
 static void untrack_mount(mount_t *m) {
-  pthread_mutex_lock(&dying_lock);
-  for (int i = 0; i < MAX_MOUNTS; i++) if (dying[i] == m) dying[i] = NULL;
+  pthread_mutex_lock(&live_lock);
+  for (mount_t *volatile *p = &live_head; *p; p = &(*p)->next_live) {
+    if (*p == m) { *p = m->next_live; break; }
+  }
   if (--live_mounts == 0) {
     for (int k = 0; k < 2; k++) {
       struct sigaction current;
@@ -1732,7 +1810,7 @@ static void untrack_mount(mount_t *m) {
       handler_installed[k] = 0;
     }
   }
-  pthread_mutex_unlock(&dying_lock);
+  pthread_mutex_unlock(&live_lock);
 }
 
 /* ---------- mounting: fusermount3 with auto_unmount, its socket kept until unmount ---------- */
@@ -2361,20 +2439,20 @@ static void record_stall(mount_t *m, double began, double duration) {
 
 /** The mount with this id, locked (and the registry with it), or NULL; see unlock_by_id(). */
 static mount_t *lock_by_id(uint32_t id) {
-  pthread_mutex_lock(&dying_lock);
-  for (int i = 0; i < MAX_MOUNTS; i++) {
-    if (dying[i] && dying[i]->id == id) {
-      pthread_mutex_lock(&dying[i]->lock);
-      return dying[i];
+  pthread_mutex_lock(&live_lock);
+  for (mount_t *m = live_head; m; m = m->next_live) {
+    if (m->id == id) {
+      pthread_mutex_lock(&m->lock);
+      return m;
     }
   }
-  pthread_mutex_unlock(&dying_lock);
+  pthread_mutex_unlock(&live_lock);
   return NULL;
 }
 
 static void unlock_by_id(mount_t *m) {
   pthread_mutex_unlock(&m->lock);
-  pthread_mutex_unlock(&dying_lock);
+  pthread_mutex_unlock(&live_lock);
   send_later();
 }
 
