@@ -76,6 +76,15 @@ describe('architecture', () => {
     expect(long).to.deep.equal([]);
   });
 
+  it('the addon is split by job: no file in native/ is over 500 lines, and every .c file is built', () => {
+    const native = path.join(__dirname, '..', '..', 'native');
+    const files = readdirSync(native);
+    const long = files.filter((file) => readFileSync(path.join(native, file), 'utf8').split('\n').length > 501);
+    expect(long).to.deep.equal([]);
+    const gyp = readFileSync(path.join(native, '..', 'binding.gyp'), 'utf8');
+    expect(files.filter((file) => file.endsWith('.c') && !gyp.includes(`native/${file}`))).to.deep.equal([]);
+  });
+
   it('@StatDir({ context: ctx }): instances appear in ctx\'s mount, not in the global context', async () => {
     const ctx = new Procstat();
     @StatDir({ name: 'architecture-own', context: ctx })

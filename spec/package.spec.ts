@@ -26,7 +26,8 @@ const PACKED = [
   'esm/index.d.mts',
   'dist/src/**/*.js',
   'dist/src/**/*.d.ts',
-  'native/procstat.c',
+  'native/*.c',
+  'native/*.h',
   'binding.gyp',
   'prebuilds/linux-x64/procstat.node',
 ];

@@ -7,8 +7,8 @@ export interface Addon {
   /** `takeSigint`/`takeSigterm`: the addon's handler removes the mount before the signal ends the process. */
   mount(mountpoint: string, options: string, deadlineMs: number, handlers: Handlers, takeSigint: boolean, takeSigterm: boolean,
     stallThresholdMs: number, budgetMs: number): MountHandle;
-  /** `description`: a number from describe(), shown as the file's user.procstat.* attributes. */
-  add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number, description?: number): void;
+  /** `description`: a number from describe(), shown as the file's user.procstat.* attributes, or NO_DESCRIPTION. */
+  add(handle: MountHandle, parent: number, ino: number, name: string, flags: number, mode: number, description: number): void;
   describe(handle: MountHandle, kind: string, help: string | undefined, unit: string | undefined): number;
   remove(handle: MountHandle, ino: number): void;
   /** Starts the watcher process that aborts the connection should this process die stuck; `dev`: the mountpoint's st_dev. */
@@ -49,6 +49,7 @@ export interface Handlers {
 export type MountHandle = { readonly __mount: unique symbol };
 
 export const F_DIR = 1, F_LAZY = 2, F_HIDDEN = 4, F_ELEMENTS = 8;
+export const NO_DESCRIPTION = 0;
 export const ROOT_INO = 1;
 /** The addon's own procstat/ directory (native/procstat.c STATUS_INO_BASE). */
 export const STATUS_INO = 2 ** 60;

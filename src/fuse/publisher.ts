@@ -2,7 +2,7 @@ import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
 import { IntTable } from '../runtime/int-table';
 import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
-import { Addon, F_DIR, F_ELEMENTS, F_HIDDEN, F_LAZY, Handlers, MountHandle, ROOT_INO, STATUS_INO } from './addon';
+import { Addon, F_DIR, F_ELEMENTS, F_HIDDEN, F_LAZY, Handlers, MountHandle, NO_DESCRIPTION, ROOT_INO, STATUS_INO } from './addon';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
 const REFRESH_MS = 100;
@@ -101,7 +101,7 @@ export class Publisher implements TreeObserver, Handlers {
     if (child instanceof DirNode) {
       const lazy = child.listsLiveObjects;
       const flags = F_DIR | (lazy ? F_LAZY : 0) | (child.hidden ? F_HIDDEN : 0) | (child.elementsLeaveUntold ? F_ELEMENTS : 0);
-      this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755);
+      this.addon.add(this.handle!, this.ino(dir), ino, child.name, flags, 0o755, NO_DESCRIPTION);
       this.nodes.set(ino, child);
       return !lazy;
     }
@@ -132,7 +132,7 @@ export class Publisher implements TreeObserver, Handlers {
   }
 
   private tellEntry(parent: DirNode, name: string, id: number): void {
-    this.addon.add(this.handle!, this.ino(parent), id + 1, name, F_DIR | F_LAZY, 0o755);
+    this.addon.add(this.handle!, this.ino(parent), id + 1, name, F_DIR | F_LAZY, 0o755, NO_DESCRIPTION);
   }
 
   /** Not among `nodes` (never asked for): the addon may still have it. */
