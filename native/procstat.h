@@ -56,7 +56,8 @@ extern char **environ;
 #define MAX_PENDING_WRITE (64 * 1024)
 #define BATCH_FRESH_MS 2.0            /* a value produced in a batch serves the opens that arrive this long after */
 #define AHEAD_FRESH_MS 20.0           /* ... and, produced for a sibling's reader, the first open of its own this long after */
-#define PREFETCH_MAX 64               /* siblings a read's batch produces beside the file asked for */
+#define PREFETCH_MAX 64               /* values a read's batch produces beside the file asked for: siblings, then the next directories' */
+#define PREFETCH_LOOK 256             /* ... of the nodes it looks at */
 #define NEXT_REQUEST_WAIT_MS 0.05     /* how long the FUSE thread looks for a next request before it sleeps */
 #define PASSED_MS 100.0               /* a sibling opened this recently has been passed by its reader: not produced again */
 

@@ -71,16 +71,23 @@ static int worth_producing(mount_t *m, node_t *s, double now) {
  * Each getter still runs once per scan: a sibling opened in the last PASSED_MS, or produced and
  * never taken, is left out.
  */
+/** Queues sibling `s` for the batch if it is worth producing; whether the batch is full. */
+static int take_sibling(mount_t *m, node_t *s, double now, int *taken) {
+  if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; (*taken)++; }
+  return *taken >= PREFETCH_MAX;
+}
+
 static void prefetch_siblings(mount_t *m, node_t *n) {
   node_t *dir = find(m, n->parent);
   if (!dir || dir->elements) return;
   double now = now_ms();
   int taken = 0, looked = 0;
-  for (node_t *s = n->next; s && taken < PREFETCH_MAX && looked < 4 * PREFETCH_MAX; s = s->next, looked++) {
-    if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; taken++; }
-  }
-  for (node_t *s = dir->first; s && s != n && taken < PREFETCH_MAX && looked < 4 * PREFETCH_MAX; s = s->next, looked++) {
-    if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; taken++; }
+  for (node_t *s = n->next; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
+  for (node_t *s = dir->first; s && s != n && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
+  // Then the files of the directories that follow, which a walk in listing order (grep -r, find) reaches next.
+  for (node_t *d = dir->next; d && looked++ < PREFETCH_LOOK; d = d->next) {
+    if (!d->is_dir || d->elements || (d->lazy && !d->listed)) continue;
+    for (node_t *s = d->first; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
   }
 }
 

@@ -37,11 +37,12 @@ describe('serving while the main thread is blocked', () => {
   let requests: number;
   const t = mountedWithLimit((ctx) => {
     requests = 7;
+    // Alone in its directory, and before the others: a read produces the values of its directory
+    // and of the directories after it too (values come in batches), never of those before it.
+    ctx.createValue(ctx.createDirectory(null, 'quiet'), 'unread', () => 1);
     const http = ctx.createDirectory(null, 'http');
     ctx.createValue(http, 'requests', () => requests);
     ctx.createValue(http, 'never-read', () => 1);
-    // Alone in its directory: reading a sibling would produce it too (values come in batches).
-    ctx.createValue(ctx.createDirectory(null, 'quiet'), 'unread', () => 1);
   });
 
   it('ls, stat and cat answer in well under a second with the last known values; blocked_ms > 0', async () => {
