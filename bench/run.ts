@@ -10,12 +10,13 @@ import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import { Counter, Procstat, procstat, StatDir } from '../src';
 import { serveBare } from './bare-server';
+import { listenHttp, loadChild, readerCost } from './reader-cost';
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 7;
 /** Fresh servers per side for the grep scans (each run: a first and a second scan of a new mount). */
 const GREP_RUNS = QUICK ? 2 : 5;
-/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder. */
+/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder, cost. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 const section = (name: string) => !ONLY || ONLY.includes(name);
 
@@ -139,7 +140,8 @@ async function aggregator(kind: string): Promise<number> {
 
 /**
  * A server for mount figures, /Item/<d>/f<i>: `procstat` (decorated instances), `flat` (the same
- * paths through the imperative API: createDirectory/createValue) or `bare` (fuse-native). Prints
+ * paths through the imperative API: createDirectory/createValue), `bare` (fuse-native) or `http`
+ * (`procstat` plus a node:http server, its port in READY's JSON: bench/reader-cost.ts). Prints
  * `READY {memory}`, then on each stdin line the event-loop delay p99 (ms); unmounts when stdin ends.
  */
 async function serve(kind: string, mnt: string, dirs: number, files: number): Promise<void> {
@@ -170,6 +172,7 @@ async function serve(kind: string, mnt: string, dirs: number, files: number): Pr
     unmount = () => procstat.unmount();
   }
   const buildMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const port = kind === 'http' ? await listenHttp() : undefined;
   for (let i = 0; i < 3; i++) { await sleep(50); global.gc!(); }
   const after = process.memoryUsage();
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -184,7 +187,7 @@ async function serve(kind: string, mnt: string, dirs: number, files: number): Pr
     try { await unmount(); } catch (err) { console.error(`${kind} server: unmount failed: ${err}`); }
     process.exit(0);
   });
-  console.log(`READY ${JSON.stringify({ rss: after.rss - before.rss, heap: after.heapUsed - before.heapUsed, buildMs })}`);
+  console.log(`READY ${JSON.stringify({ rss: after.rss - before.rss, heap: after.heapUsed - before.heapUsed, buildMs, port })}`);
 }
 
 /** A reader process: `count` times open+read+close of `file` (and readdir of `dir`, if given); µs each, warm-up dropped. */
@@ -352,7 +355,7 @@ function unstick(mnt: string): void {
 interface Server {
   mnt: string;
   process: ChildProcess;
-  memory: { rss: number; heap: number; buildMs: number };
+  memory: { rss: number; heap: number; buildMs: number; port?: number };
   report(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -442,6 +445,10 @@ function row(figure: string, measured: string, baseline: string, ratio: string, 
 const ms = (v: number) => v.toFixed(v < 10 ? 2 : 0);
 
 async function mountFigures(): Promise<void> {
+  if (section('cost')) {
+    await readerCost({ quick: QUICK, script: __filename, startServer, row, mainThreadCpuMs, median, percentile, sleep, wakerPids: () => wakers.map((w) => w.pid!) });
+  }
+
   if (section('grep')) {
     // Alternated fresh mounts: each run mounts a new server, scans it twice, unmounts.
     const first: Record<string, number[]> = { procstat: [], bare: [] }, second: Record<string, number[]> = { procstat: [], bare: [] };
@@ -650,7 +657,7 @@ async function orchestrate(): Promise<void> {
     `+${(bytes.decorated - bytes.plain).toFixed(0)} B`, '≤ +250 B', bytes.decorated - bytes.plain <= 250);
   }
 
-  if (['grep', 'eld', 'cat', 'list', 'churn', 'million', 'aggregator', 'recorder'].some(section)) {
+  if (['grep', 'eld', 'cat', 'list', 'churn', 'million', 'aggregator', 'recorder', 'cost'].some(section)) {
     startWakers();
     try { await mountFigures(); } finally { stopWakers(); }
   }
@@ -679,6 +686,7 @@ async function main(): Promise<void> {
     case 'serve': return serve(args[0], args[1], Number(args[2]), Number(args[3]));
     case 'reads': return console.log(JSON.stringify(reads(args[0], args[1], Number(args[2]))));
     case 'burst': return console.log(JSON.stringify(await burst(args[0], Number(args[1]))));
+    case 'load': return console.log(JSON.stringify(await loadChild(args, { mainThreadCpuMs, percentile })));
     case 'churn': return console.log(JSON.stringify(await churn(args[0] === 'mounted', args[1], Number(args[2]))));
     default: return orchestrate();
   }

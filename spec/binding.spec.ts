@@ -30,6 +30,17 @@ function childrenNamed(name: string): number {
   return count;
 }
 
+/** This process's children (pid and name), read from /proc: the living and the unreaped alike. */
+function children(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    const stat = (() => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return ''; } })();
+    const match = /^\d+ \((.*)\) (\S+) (\d+)/.exec(stat);
+    if (match && Number(match[3]) === process.pid) found.push(`${pid} ${match[1]} (${match[2]})`);
+  }
+  return found;
+}
+
 /** How many of a class directory's instances have a directory node (made when a reader opens one). */
 function instanceNodesMade(className: string): number {
   const classDir = procstat.tree.root.child(className) as ClassDir;
@@ -73,22 +84,30 @@ describe('binding: lifecycle', function () {
     expect(isMounted(mnt)).to.equal(false);
   });
 
-  it('finding 3: 200 mount/unmount cycles leave no descriptor and no fusermount3 behind', async function () {
+  it('finding 3: 200 mount/unmount cycles, a value read with cat in each, leave no descriptor and no child process (no fusermount3) behind', async function () {
     this.timeout(120_000);
     const ctx = new Procstat();
-    ctx.createValue(null, 'v', () => 1);
+    let reads = 0;
+    ctx.createValue(null, 'a', () => 1);
+    ctx.createValue(null, 'b', () => 'two');
+    ctx.createValue(null, 'v', () => ++reads);
     const mnt = tempPath('cycles200');
     const helpers = () => childrenNamed('fusermount3');
-    // Warm up: the first mount loads the addon and starts libuv's own descriptors.
+    // Warm up: the first mount loads the addon and starts libuv's own descriptors; the first cat, those for child processes.
     await ctx.mount(mnt);
+    await shOk(`cat ${mnt}/a`);
     await ctx.unmount();
     const fdsBefore = readdirSync('/proc/self/fd').length;
+    const childrenBefore = children();
     for (let i = 0; i < 200; i++) {
       await ctx.mount(mnt);
       if (i === 0) expect(helpers(), 'auto_unmount keeps one fusermount3 while mounted').to.equal(1);
+      expect(await shOk(`cat ${mnt}/v`), `cycle ${i}`).to.equal(`${i + 1}\n`);
       await ctx.unmount();
     }
-    expect(readdirSync('/proc/self/fd').length).to.equal(fdsBefore);
+    expect(isMounted(mnt)).to.equal(false);
+    expect(readdirSync('/proc/self/fd').length, 'descriptors of this process').to.equal(fdsBefore);
+    expect(children(), 'child processes of this process').to.deep.equal(childrenBefore);
     expect(helpers()).to.equal(0);
   });
 
