@@ -4,7 +4,8 @@
 #   libfuse3-dev    headers to build the addon from source (this repository has no prebuilt binary)
 #   libfuse2        only for the benchmark's and the spec's bare fuse-native baseline (coexists with fuse3;
 #                   Debian's "fuse" package would remove fuse3, so it is never installed)
-#   prometheus tmux attr  for the spec (promtool, a real Prometheus server, a real terminal, getfattr)
+#   prometheus tmux attr strace  for the spec (promtool, a real Prometheus server, a real terminal, getfattr,
+#                   tracing the threads' affinity calls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -15,6 +16,7 @@ command -v make >/dev/null && command -v g++ >/dev/null || need+=(build-essentia
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v tmux >/dev/null || need+=(tmux)
 command -v getfattr >/dev/null || need+=(attr)
+command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
