@@ -42,11 +42,18 @@ const STEADY_RATE = 2000;
 
 // ---------------------------------------------------------------- child side
 
-/** The 'http' server kind's HTTP side: a trivial handler on 127.0.0.1; resolves with its port. */
+/** What each response serializes: a small JSON API's page of 100 records. */
+const PAGE = Array.from({ length: 100 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.25, tags: ['a', 'b'], active: i % 2 === 0 }));
+
+/**
+ * The 'http' server kind's HTTP side on 127.0.0.1, resolving with its port. Each response is a JSON
+ * page (tens of µs of the main thread's work, as an API's handler has): the main thread on its own
+ * CPU, not autocannon on the shared one, is what bounds the requests served.
+ */
 export function listenHttp(): Promise<number> {
   const server = http.createServer((req, res) => {
-    res.setHeader('content-type', 'text/plain');
-    res.end('ok\n');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ page: PAGE, served: Date.now() }));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 }

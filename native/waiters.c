@@ -57,37 +57,47 @@ int fresh(mount_t *m, node_t *n, double now) {
 }
 
 /** Whether a batch should produce sibling `s` of a file being read: it is likely to be opened next. */
-static int worth_producing(mount_t *m, node_t *s, double now) {
+/**
+ * Whether a batch should produce sibling `s` of a file being read: it is likely to be opened next.
+ * `scanning`: the file being read was itself produced ahead and not taken in time, so its reader
+ * walks the files a batch produces, only slower than AHEAD_FRESH_MS (a loaded CPU).
+ */
+static int worth_producing(mount_t *m, node_t *s, double now, int scanning) {
   if (!is_value(s) || s->inflight || fresh(m, s, now)) return 0;
   if (now - s->opened < PASSED_MS) return 0;          /* this reader has been there already */
+  if (scanning) {
+    s->prefetched = s->unread = 0;
+    return 1;
+  }
   // Produced before and never taken: nobody reads it (a `watch` on one file of the directory).
   if (s->prefetched) { s->prefetched = 0; s->unread = 1; }
   return !s->unread;
 }
 
-/**
- * A reader that opens one value of a directory usually opens the others next (grep -r, cat *):
- * the batch that produces this file produces up to PREFETCH_MAX siblings too, those after it first.
- * Each getter still runs once per scan: a sibling opened in the last PASSED_MS, or produced and
- * never taken, is left out.
- */
 /** Queues sibling `s` for the batch if it is worth producing; whether the batch is full. */
-static int take_sibling(mount_t *m, node_t *s, double now, int *taken) {
-  if (worth_producing(m, s, now) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; (*taken)++; }
+static int take_sibling(mount_t *m, node_t *s, double now, int scanning, int *taken) {
+  if (worth_producing(m, s, now, scanning) && queue_call(m, CALL_READ, s->ino, NULL, 1)) { s->inflight = 1; (*taken)++; }
   return *taken >= PREFETCH_MAX;
 }
 
+/**
+ * A reader that opens one value of a directory usually opens the others next (grep -r, cat *),
+ * and then the directories that follow: the batch that produces this file produces up to
+ * PREFETCH_MAX of those too, the ones after it first. A sibling opened in the last PASSED_MS, or
+ * produced and never taken, is left out, so a scan faster than AHEAD_FRESH_MS runs each getter once.
+ */
 static void prefetch_siblings(mount_t *m, node_t *n) {
   node_t *dir = find(m, n->parent);
   if (!dir || dir->elements) return;
   double now = now_ms();
-  int taken = 0, looked = 0;
-  for (node_t *s = n->next; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
-  for (node_t *s = dir->first; s && s != n && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
+  int taken = 0, looked = 0, scanning = n->prefetched;
+  n->prefetched = 0;
+  for (node_t *s = n->next; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, scanning, &taken)) return;
+  for (node_t *s = dir->first; s && s != n && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, scanning, &taken)) return;
   // Then the files of the directories that follow, which a walk in listing order (grep -r, find) reaches next.
   for (node_t *d = dir->next; d && looked++ < PREFETCH_LOOK; d = d->next) {
     if (!d->is_dir || d->elements || (d->lazy && !d->listed)) continue;
-    for (node_t *s = d->first; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, &taken)) return;
+    for (node_t *s = d->first; s && looked++ < PREFETCH_LOOK; s = s->next) if (take_sibling(m, s, now, scanning, &taken)) return;
   }
 }
 
