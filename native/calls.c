@@ -109,6 +109,28 @@ static void started(mount_t *m, call_t *c) {
   if (!c->prefetch && m->queued > 0 && --m->queued > 0) m->queued_since = now_ms();
 }
 
+/**
+ * A listing queued ahead (list_ahead()) that the budget left no time for: dropped, unless an open
+ * came for it meanwhile; then it is asked for now, and returned to be kept for the next turn.
+ */
+static call_t *keep_listing_ahead(mount_t *m, call_t *c) {
+  lock_tree(m);
+  node_t *n = find(m, c->ino);
+  int wanted = n && n->waiters && !n->gone;
+  if (wanted) {
+    c->prefetch = 0;
+    if (m->queued++ == 0) m->queued_since = now_ms();
+  } else if (n) {
+    n->inflight = 0;
+    maybe_free(m, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+  send_later();
+  if (wanted) return c;
+  free(c);
+  return NULL;
+}
+
 static void run_call(napi_env env, mount_t *m, call_t *c) {
   lock_tree(m);
   started(m, c);
@@ -271,8 +293,11 @@ static void run_calls(mount_t *m) {
       reads_last = c;
       read_count++;
     } else if (ran && now_ms() - began >= m->budget_ms) {
-      if (left_last) left_last->next = c; else left = c;
-      left_last = c;
+      if (c->prefetch) c = keep_listing_ahead(m, c);
+      if (c) {
+        if (left_last) left_last->next = c; else left = c;
+        left_last = c;
+      }
     } else {
       run_call(env, m, c);
       ran = 1;

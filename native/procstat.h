@@ -58,7 +58,7 @@ extern char **environ;
 #define AHEAD_FRESH_MS 20.0           /* ... and, produced for a sibling's reader, the first open of its own this long after */
 #define PREFETCH_MAX 64               /* values a read's batch produces beside the file asked for: siblings, then the next directories' */
 #define PREFETCH_LOOK 256             /* ... of the nodes it looks at */
-#define NEXT_REQUEST_WAIT_MS 0.05     /* how long the FUSE thread looks for a next request before it sleeps */
+#define LIST_AHEAD 16                 /* lazy directories listed ahead of a walk in listing order */
 #define PASSED_MS 100.0               /* a sibling opened this recently has been passed by its reader: not produced again */
 
 /* F_ELEMENTS: an array's or Map's directory, whose entries leave without JavaScript telling: its files are never served from a batch. */
@@ -105,6 +105,7 @@ typedef struct node {
   uint8_t unread;                 /* such content went stale untaken: left out of batches until it is opened */
   double produced;                /* when the batch that produced `content` began (0: not fresh) */
   double opened;                  /* when a reader last opened it */
+  double list_asked;              /* a lazy directory: when its listing was last asked for */
   waiter_t *waiters;
 } node_t;
 

@@ -101,6 +101,22 @@ static void prefetch_siblings(mount_t *m, node_t *n) {
   }
 }
 
+/**
+ * A walk in listing order (grep -r, find) opens a directory's lazy subdirectories one after the
+ * other, each needing a listing from JavaScript: once a reader opens the one after a directory
+ * listed in the last PASSED_MS, the next LIST_AHEAD are listed in the same turn of the main thread,
+ * while the reader works on this one. A lone open lists only its own.
+ */
+static void list_ahead(mount_t *m, node_t *dir, double now) {
+  node_t *before = dir->prev;
+  if (!before || !before->is_dir || !before->lazy || now - before->list_asked > PASSED_MS) return;
+  int taken = 0, looked = 0;
+  for (node_t *d = dir->next; d && taken < LIST_AHEAD && looked++ < 4 * LIST_AHEAD; d = d->next) {
+    if (!d->is_dir || !d->lazy || d->listed || d->inflight || d->gone) continue;
+    if (queue_call(m, CALL_LIST, d->ino, NULL, 1)) { d->inflight = 1; d->list_asked = now; taken++; }
+  }
+}
+
 void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_file_info *fi, const char *name) {
   if (m->stopping) { later_err(req, ENOTCONN); return; }
   waiter_t *w = calloc(1, sizeof *w);
@@ -120,6 +136,10 @@ void add_waiter(mount_t *m, node_t *n, fuse_req_t req, int kind, struct fuse_fil
     n->inflight = 1;
     queue_call(m, kind == W_OPEN ? CALL_READ : CALL_LIST, n->ino, NULL, 0);
     if (kind == W_OPEN) prefetch_siblings(m, n);
+    else {
+      n->list_asked = now_ms();
+      list_ahead(m, n, n->list_asked);
+    }
   }
   wake_timer_by(m, w->deadline);
 }
