@@ -10,12 +10,13 @@ import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import { Counter, Procstat, procstat, StatDir } from '../src';
 import { serveBare } from './bare-server';
+import { idleChild, idleFigures } from './idle';
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 7;
 /** Fresh servers per side for the grep scans (each run: a first and a second scan of a new mount). */
 const GREP_RUNS = QUICK ? 2 : 5;
-/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder. */
+/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder, idle. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 const section = (name: string) => !ONLY || ONLY.includes(name);
 
@@ -661,6 +662,13 @@ async function orchestrate(): Promise<void> {
     `${(released.after / released.before).toFixed(3)}×`, '≤ 1.05×', released.after / released.before <= 1.05);
   }
 
+  if (section('idle')) {
+    await idleFigures(QUICK ? 1 : 3, async (order) => {
+      const base = mkdtempSync(path.join(os.tmpdir(), 'procstat-bench-'));
+      try { return await childAsync(['idle', order, path.join(base, 'mnt')]); } finally { unstick(path.join(base, 'mnt')); rmSync(base, { recursive: true, force: true }); }
+    }, row);
+  }
+
   console.log('');
   const widths = ['figure', 'measured', 'baseline', 'ratio', 'target'].map((k) => Math.max(k.length, ...rows.map((r) => String((r as any)[k]).length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -679,6 +687,7 @@ async function main(): Promise<void> {
     case 'serve': return serve(args[0], args[1], Number(args[2]), Number(args[3]));
     case 'reads': return console.log(JSON.stringify(reads(args[0], args[1], Number(args[2]))));
     case 'burst': return console.log(JSON.stringify(await burst(args[0], Number(args[1]))));
+    case 'idle': return console.log(JSON.stringify(await idleChild(args[0], args[1])));
     case 'churn': return console.log(JSON.stringify(await churn(args[0] === 'mounted', args[1], Number(args[2]))));
     default: return orchestrate();
   }
