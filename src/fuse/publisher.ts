@@ -221,7 +221,7 @@ export class Publisher implements TreeObserver, Handlers {
    */
   private refreshSome(): void {
     if (!this.handle) return;
-    this.view.updateNesting();
+    this.view.refreshNesting();
     // Deep trees: each directory is looked at once per round, not once per node below it (what this
     // round's refreshes remove is told by their own events; a stale answer here waits one round).
     const seen = new Map<Node, boolean>();

@@ -43,7 +43,11 @@ export class Registry implements ClassRegistry {
     if (spec.options.singleton) {
       const previous = this.root.child(spec.dirName);
       if (previous instanceof InstanceDir && previous.ref.deref() === obj) return;
-      if (previous instanceof InstanceDir) this.root.delete(previous);
+      if (previous instanceof InstanceDir) {
+        this.root.delete(previous);
+        const replaced = previous.ref.deref();
+        if (replaced) this.nesting.unlisted(replaced);
+      }
       this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
       this.specs.add(spec);
     } else if (!this.classDirFor(spec).addInstance(obj)) {
@@ -93,6 +97,11 @@ export class Registry implements ClassRegistry {
    */
   updateNesting(): void {
     this.nesting.update();
+  }
+
+  /** A mount's refresh round: reads a bounded share of those fields (nesting.ts), so that an idle app pays little. */
+  refreshNesting(): void {
+    this.nesting.refresh();
   }
 
   private classDirOf(obj: object): ClassDir | undefined {
