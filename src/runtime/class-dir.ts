@@ -104,6 +104,13 @@ export class ClassDir extends DirNode {
     }
   }
 
+  /** The WeakRef kept for `obj`, if it is one of this class's registered instances. */
+  refOf(obj: object): WeakRef<object> | undefined {
+    const key = keys.get(obj);
+    const ref = key === undefined ? undefined : this.instances.get(key);
+    return ref?.deref() === obj ? ref : undefined;
+  }
+
   /** Whether `obj`'s key is among the nested ones (a released instance's key may be a newer one's: nest() would not list it anyway). */
   isNested(obj: object): boolean {
     const key = keys.get(obj);

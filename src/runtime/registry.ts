@@ -4,7 +4,7 @@ import { ClassSpec, specOfInstance } from './class-spec';
 import { ProcstatError } from './errors';
 import { InstanceDir } from './instance-dir';
 import { Nesting } from './nesting';
-import { DirNode } from './nodes';
+import { DirNode, nodesMayBeRemoved } from './nodes';
 import { ObjectSlot } from './object-slot';
 
 /** Marks an object released by `release()`, in every registry it is registered in. */
@@ -73,6 +73,7 @@ export class Registry implements ClassRegistry {
     }
     if (!this.isReleased(obj)) this.census.released(spec);
     released.set(obj, true);
+    nodesMayBeRemoved(); // its directories anywhere in the tree, and what is below them
     this.classDirOf(obj)?.hide(obj);
     this.nesting.released(obj);
     const singleton = this.singletonDirOf(obj);
@@ -89,6 +90,10 @@ export class Registry implements ClassRegistry {
 
   holds(obj: object): void {
     this.nesting.holds(obj);
+  }
+
+  refOf(obj: object): WeakRef<object> | undefined {
+    return this.classDirOf(obj)?.refOf(obj);
   }
 
   /**
