@@ -35,17 +35,18 @@ export class HeldObjects {
   /** What `holder`'s fields `keys` show, in a stable order: `previous` itself when that is unchanged. */
   read(holder: object, keys: readonly (string | symbol)[], previous: readonly object[]): readonly object[] {
     this.count = 0;
-    for (const key of keys) {
-      const value = (holder as any)[key];
+    for (let k = 0; k < keys.length; k++) {
+      const value = (holder as any)[keys[k]];
       if (typeof value !== 'object' || value === null) continue;
       if (isCollection(value)) this.collect(value);
-      else if (this.showable(value)) this.found[this.count++] = value;
+      // The object it showed here last time is known to be a @StatDir object.
+      else if (value === previous[this.count] ? !this.isReleased(value) : this.showable(value)) this.found[this.count++] = value;
     }
     const { found, count } = this;
     let same = previous.length === count;
     for (let i = 0; same && i < count; i++) same = previous[i] === found[i];
     const result = same ? previous : count === 0 ? NONE : found.slice(0, count);
-    found.length = 0;
+    for (let i = 0; i < count; i++) found[i] = undefined as never; // keeps nothing alive (and no call to shrink it)
     return result;
   }
 
