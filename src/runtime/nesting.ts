@@ -26,10 +26,10 @@ import { ObjectSlot } from './object-slot';
 /**
  * A refresh round reads holders for REFRESH_SLICE_MS, and at least REFRESH_MIN_HOLDERS of them (so
  * every holder is read again within ⌈holders / REFRESH_MIN_HOLDERS⌉ rounds), at most REFRESH_MAX_HOLDERS.
+ * While holders keep changing, rounds work the nesting out again (which costs as many holders as show
+ * objects) at most RECOMPUTE_SHARE of the time.
  */
-export const REFRESH_SLICE_MS = 0.5;
-export const REFRESH_MIN_HOLDERS = 1000;
-export const REFRESH_MAX_HOLDERS = 5000;
+export const REFRESH_SLICE_MS = 0.5, REFRESH_MIN_HOLDERS = 1000, REFRESH_MAX_HOLDERS = 5000, RECOMPUTE_SHARE = 0.1;
 
 /** What the nesting needs from the stats tree. */
 export interface NestingHost {
@@ -43,10 +43,8 @@ export interface NestingHost {
 
 /** What the nesting keeps on a holder (in a private field, object-slot.ts: it goes with the holder). */
 interface HolderState {
-  /** Its entry in the lists of holders. */
-  readonly ref: WeakRef<object>;
-  /** Its class's data fields. */
-  readonly keys: readonly (string | symbol)[];
+  readonly ref: WeakRef<object>; // its entry in the lists of holders
+  readonly keys: readonly (string | symbol)[]; // its class's data fields
   /** The unreleased `@StatDir` objects its data fields showed when last read, in a stable order. */
   held: readonly object[];
   /** Whether this tree lists it when nothing holds it, once asked (it changes only when it is registered or replaced). */
@@ -72,6 +70,8 @@ export class Nesting {
   /** What some holder shows changed since the nesting was last worked out. */
   private changed = false;
   private recomputeQueued = false;
+  private recomputedAt = 0; // when the last working out ended, and what it took (ms)
+  private recomputeMs = 0;
   /**
    * Objects that holders stopped showing since the nesting was last worked out: those the nesting
    * then finds shown nowhere (and what they hold) are listed again. Kept no longer than that.
@@ -162,7 +162,8 @@ export class Nesting {
       if (next.done) break;
       this.readRef(next.value);
     }
-    if (this.changed) this.recompute();
+    const wait = this.recomputeMs * (1 / RECOMPUTE_SHARE - 1);
+    if (this.changed && performance.now() - this.recomputedAt >= wait) this.recompute();
     return read;
   }
 
@@ -227,9 +228,19 @@ export class Nesting {
    * moves instances in or out of their class directories: those newly nested, and those dropped
    * that are now shown nowhere. The objects to show nested are those reachable from a listed
    * holder: first from the holders nothing holds; then, for what is still unreached, from the first
-   * holder of each ring nothing outside holds.
+   * holder of each ring nothing outside holds. Timed: see RECOMPUTE_SHARE.
    */
   private recompute(): void {
+    const start = performance.now();
+    try {
+      this.workOut();
+    } finally {
+      this.recomputedAt = performance.now();
+      this.recomputeMs = this.recomputedAt - start;
+    }
+  }
+
+  private workOut(): void {
     this.changed = false;
     const epoch = ++this.epoch;
     const holders: object[] = [];
