@@ -11,8 +11,8 @@ export interface ContextView {
   readonly reader: Reader;
   /**
    * One refresh round of the nesting: reads the next bounded share of the fields that hold `@StatDir`
-   * objects again, so that a moved object is shown where it is now, never nowhere, within a bounded
-   * number of rounds (nesting.ts).
+   * objects again, so that a moved object is shown where it is now within a bounded number of rounds
+   * (nesting.ts).
    */
   refreshNesting(): void;
 }
