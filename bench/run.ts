@@ -11,12 +11,13 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import { Counter, Procstat, procstat, StatDir } from '../src';
 import { serveBare } from './bare-server';
 import { listenHttp, loadChild, readerCost } from './reader-cost';
+import { idleChild, idleFigures } from './idle';
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 7;
 /** Fresh servers per side for the grep scans (each run: a first and a second scan of a new mount). */
 const GREP_RUNS = QUICK ? 2 : 5;
-/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder, cost. */
+/** `--only grep,cat,…` runs some sections: hot, instances, grep, eld, cat, list, churn, million, aggregator, release, recorder, cost, idle. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 const section = (name: string) => !ONLY || ONLY.includes(name);
 
@@ -669,6 +670,13 @@ async function orchestrate(): Promise<void> {
     `${(released.after / released.before).toFixed(3)}×`, '≤ 1.05×', released.after / released.before <= 1.05);
   }
 
+  if (section('idle')) {
+    await idleFigures(QUICK ? 1 : 3, async (order) => {
+      const base = mkdtempSync(path.join(os.tmpdir(), 'procstat-bench-'));
+      try { return await childAsync(['idle', order, path.join(base, 'mnt')]); } finally { unstick(path.join(base, 'mnt')); rmSync(base, { recursive: true, force: true }); }
+    }, row);
+  }
+
   console.log('');
   const widths = ['figure', 'measured', 'baseline', 'ratio', 'target'].map((k) => Math.max(k.length, ...rows.map((r) => String((r as any)[k]).length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -688,6 +696,7 @@ async function main(): Promise<void> {
     case 'reads': return console.log(JSON.stringify(reads(args[0], args[1], Number(args[2]))));
     case 'burst': return console.log(JSON.stringify(await burst(args[0], Number(args[1]))));
     case 'load': return console.log(JSON.stringify(await loadChild(args, { mainThreadCpuMs, percentile })));
+    case 'idle': return console.log(JSON.stringify(await idleChild(args[0], args[1])));
     case 'churn': return console.log(JSON.stringify(await churn(args[0] === 'mounted', args[1], Number(args[2]))));
     default: return orchestrate();
   }

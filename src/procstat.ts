@@ -34,7 +34,7 @@ export class Procstat extends EventEmitter {
   /** @internal */
   readonly registry = new Registry(this.tree.root);
   /** @internal */
-  readonly view: ContextView = { root: this.tree.root, reader: this.reader, updateNesting: () => this.registry.updateNesting() };
+  readonly view: ContextView = { root: this.tree.root, reader: this.reader, refreshNesting: () => this.registry.refreshNesting() };
   private mounted: Mount | null = null;
   /** Whether the mount()s and unmount()s called so far leave this context mounted (some may still be running). */
   private willBeMounted = false;

@@ -1,7 +1,7 @@
 import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
 import { IntTable } from '../runtime/int-table';
-import { DirNode, FileNode, Node, TreeObserver } from '../runtime/nodes';
+import { DirNode, FileNode, Node, nodesMayBeRemoved, TreeObserver } from '../runtime/nodes';
 import { Addon, F_DIR, F_ELEMENTS, F_HIDDEN, F_LAZY, Handlers, MountHandle, NO_DESCRIPTION, ROOT_INO, STATUS_INO } from './addon';
 
 /** How often listed lazy directories are brought up to date, and how many at most per round. */
@@ -232,7 +232,8 @@ export class Publisher implements TreeObserver, Handlers {
    */
   private refreshSome(): void {
     if (!this.handle) return;
-    this.view.updateNesting();
+    nodesMayBeRemoved(); // objects the collector took since the last round: their directories are gone
+    this.view.refreshNesting();
     // Deep trees: each directory is looked at once per round, not once per node below it (what this
     // round's refreshes remove is told by their own events; a stale answer here waits one round).
     const seen = new Map<Node, boolean>();

@@ -57,6 +57,11 @@ export class ChildCache {
     return (this.nodes ?? new Map<string, never>()).keys();
   }
 
+  /** True when the node cached for `name` stands for `value` already (get() would return it). */
+  standsFor(name: string, value: unknown): boolean {
+    return this.nodes?.get(name)?.source === sourceOf(value);
+  }
+
   /** True when the node cached for `name` is a directory of an object or collection (not a file). */
   standsForObject(name: string): boolean {
     const cached = this.nodes?.get(name);

@@ -104,6 +104,26 @@ export class ClassDir extends DirNode {
     }
   }
 
+  /** The WeakRef kept for `obj`, if it is one of this class's registered instances. */
+  refOf(obj: object): WeakRef<object> | undefined {
+    const key = keys.get(obj);
+    const ref = key === undefined ? undefined : this.instances.get(key);
+    return ref?.deref() === obj ? ref : undefined;
+  }
+
+  /** Whether `obj`'s key is among the nested ones (a released instance's key may be a newer one's: nest() would not list it anyway). */
+  isNested(obj: object): boolean {
+    const key = keys.get(obj);
+    return key !== undefined && this.nested.has(key);
+  }
+
+  /** Lists `obj` again if it is nested (and not released): nothing shows it elsewhere any more. */
+  unnestOne(obj: object): void {
+    const key = this.keyOfListed(obj);
+    if (key === undefined || !this.nested.delete(key)) return;
+    if (!this.registry.isReleased(obj)) this.show(key);
+  }
+
   /** True when `obj` is one of this class's registered instances (listed, or nested for now). */
   has(obj: object): boolean {
     return this.keyOfListed(obj) !== undefined;

@@ -9,6 +9,10 @@ import { Reader } from './reader';
 export interface ContextView {
   readonly root: DirNode;
   readonly reader: Reader;
-  /** Reads the fields that hold `@StatDir` objects again: a moved object is shown where it is now, never nowhere. */
-  updateNesting(): void;
+  /**
+   * One refresh round of the nesting: reads the next bounded share of the fields that hold `@StatDir`
+   * objects again, so that a moved object is shown where it is now within a bounded number of rounds
+   * (nesting.ts).
+   */
+  refreshNesting(): void;
 }

@@ -21,11 +21,20 @@ export interface InstanceRegistry {
   isReleased(obj: object): boolean;
   /** A data field of `obj` holds a `@StatDir` object or a collection: which instances it shows matters to their class directories. */
   holds(obj: object): void;
+  /** The one WeakRef its class directory keeps for `obj`, if this tree registered it: its directories all hold that one. */
+  refOf(obj: object): WeakRef<object> | undefined;
 }
-/** True when `value` is the object `dir` or a directory above it shows: shown again below, a ring of objects would never end. */
-function shownAbove(dir: DirNode, value: unknown): boolean {
+/**
+ * True when `value` is the object `dir` or a directory above it shows: shown again below, a ring of
+ * objects would never end. Directories of a registered instance hold its one WeakRef, so most of
+ * them are told apart without WeakRef.deref() (which costs a deep tree's every lookup dearly).
+ */
+function shownAbove(dir: DirNode, value: unknown, registry: InstanceRegistry): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  for (let node: DirNode | null = dir; node; node = node.parent) if (node instanceof InstanceDir && node.ref.deref() === value) return true;
+  const ref = registry.refOf(value);
+  for (let node: DirNode | null = dir; node; node = node.parent) {
+    if (node instanceof InstanceDir && (node.ref === ref || (!node.sharedRef && node.ref.deref() === value))) return true;
+  }
   return false;
 }
 /** Stands for a getter's value, not read: a plain value, whose type a parameter infers when written. */
@@ -38,7 +47,7 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
   if (value instanceof Histogram) return histogramDirectory(name, value);
   if (value instanceof StartEnd) return startEndDirectory(name, value);
   const spec = specOfInstance(value);
-  if (spec) return new InstanceDir(name, new WeakRef(value as object), spec, registry);
+  if (spec) return new InstanceDir(name, registry.refOf(value as object) ?? new WeakRef(value as object), spec, registry);
   if (isCollection(value)) return new CollectionDir(name, read, registry);
   if (field?.kind === 'parameter' && write) {
     return parameterFile(name, {
@@ -52,11 +61,15 @@ function nodeForValue(name: string, value: unknown, read: () => unknown, registr
 /** One `@StatDir` instance: a file or directory per decorated field. */
 export class InstanceDir extends DirNode {
   private readonly cache = new ChildCache(this);
+  /** `ref` is the one its class directory keeps (InstanceRegistry.refOf), not one of its own. */
+  readonly sharedRef: boolean;
 
   /** `id`: the one a mirroring view was told for this directory before it was made (ClassDir.show). */
   constructor(name: string, readonly ref: WeakRef<object>, readonly spec: ClassSpec, private readonly registry: InstanceRegistry, id?: number) {
     super(name);
     if (id !== undefined) (this as { id: number }).id = id;
+    const obj = ref.deref();
+    this.sharedRef = obj !== undefined && registry.refOf(obj) === ref;
   }
 
   protected override get gone(): boolean {
@@ -91,7 +104,7 @@ export class InstanceDir extends DirNode {
     } catch {
       value = undefined; // a getter that throws or returns a Promise is a file; reading it gives EIO
     }
-    if (shownAbove(this, value)) {
+    if (shownAbove(this, value, this.registry)) {
       this.cache.forget(name);
       return undefined;
     }
@@ -110,11 +123,15 @@ export class InstanceDir extends DirNode {
    */
   override refresh(): void {
     const obj: any = this.ref.deref();
-    if (this.removed || obj === undefined) return;
+    // Its own state only: the caller knows that the directories above are there (Publisher.refreshSome),
+    // and looking at all of them would cost as much as the tree is deep, each round.
+    if (this.gone || obj === undefined) return;
     for (const field of this.spec.fields) {
       if (!this.spec.dataKeys.includes(field.key)) continue;
       const value = obj[field.key];
-      // A number or string where a file stands changes nothing: the file reads the field live.
+      // A number or string where a file stands changes nothing: the file reads the field live. Nor does
+      // the object a directory already stands for (child() would look at every directory above: deep trees).
+      if (this.cache.standsFor(field.name, value)) continue;
       if ((typeof value === 'object' && value !== null) || this.cache.standsForObject(field.name)) this.child(field.name);
     }
   }
@@ -154,7 +171,7 @@ export class CollectionDir extends DirNode {
 
   override child(name: string): Node | undefined {
     const entry = this.elements().find(([key]) => key === name);
-    if (!entry || shownAbove(this, entry[1])) {
+    if (!entry || shownAbove(this, entry[1], this.registry)) {
       this.cache.forget(name);
       return undefined;
     }

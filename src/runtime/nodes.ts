@@ -4,6 +4,18 @@ import type { Series } from './series';
 
 let nextId = 1;
 
+/**
+ * Counts the events after which a node may be removed that was not: a node removed, an object
+ * released, and each refresh round of a mount (for the objects the collector took meanwhile). What
+ * `removed` found of the directories above a node holds until the next one.
+ */
+let removals = 1;
+
+/** A node may have been removed that was not (an object was released, or collected: called each refresh round). */
+export function nodesMayBeRemoved(): void {
+  removals++;
+}
+
 /** An id for a node not made yet: a mirroring view is told it first, the node is made with it when asked for (class-dir.ts). */
 export function reserveNodeId(): number {
   return nextId++;
@@ -26,13 +38,29 @@ export abstract class Node {
   /** @internal */
   parent: DirNode | null = null;
   private detached = false;
+  /** The value of `removals` when this node and every directory above it were last found there; -1 once found removed (for good). */
+  private presentAt = 0;
 
   constructor(readonly name: string) {}
 
-  /** True once the node (or a directory above it) was removed; open files of it then answer ENOENT. */
+  /**
+   * True once the node (or a directory above it) was removed; open files of it then answer ENOENT.
+   * The node itself is looked at each time; the directories above only up to the first one found
+   * there since the last removal (`removals`): a deep tree's nodes cost one walk to the root between
+   * removals, not one each.
+   */
   get removed(): boolean {
-    // A loop, not recursion: trees can be deeper than the stack.
-    for (let node: Node | null = this; node; node = node.parent) if (node.gone) return true;
+    if (this.presentAt === -1) return true;
+    const now = removals;
+    // A loop, not recursion: trees can be deeper than the stack. The node itself is always looked at.
+    let node: Node | null = this;
+    for (; node && (node === this || node.presentAt !== now); node = node.parent) {
+      if (node.gone || node.presentAt === -1) {
+        this.presentAt = -1;
+        return true;
+      }
+    }
+    for (let above: Node | null = this; above !== node; above = above!.parent) above!.presentAt = now;
     return false;
   }
 
@@ -68,6 +96,7 @@ export abstract class Node {
   /** @internal */
   markRemoved(): void {
     this.detached = true;
+    removals++;
   }
 
   /** The path below `ancestor`, e.g. `inner/value`. */

@@ -40,19 +40,24 @@ function privateSlot<T>(): Slot<T> {
 export class ObjectSlot<T> {
   private readonly slot = privateSlot<T>();
   private readonly fallback = new WeakMap<object, T>();
+  /** Whether `fallback` was ever given an object: until then a miss is answered without asking Object.isExtensible (walks of deep trees ask often). */
+  private usesFallback = false;
 
   has(obj: object): boolean {
-    return this.slot.has(obj) || (!Object.isExtensible(obj) && this.fallback.has(obj));
+    return this.slot.has(obj) || (this.usesFallback && !Object.isExtensible(obj) && this.fallback.has(obj));
   }
 
   get(obj: object): T | undefined {
     if (this.slot.has(obj)) return this.slot.get(obj);
-    return Object.isExtensible(obj) ? undefined : this.fallback.get(obj);
+    return !this.usesFallback || Object.isExtensible(obj) ? undefined : this.fallback.get(obj);
   }
 
   set(obj: object, value: T): void {
     if (this.slot.has(obj)) this.slot.set(obj, value);
     else if (Object.isExtensible(obj)) this.slot.add(obj, value);
-    else this.fallback.set(obj, value);
+    else {
+      this.usesFallback = true;
+      this.fallback.set(obj, value);
+    }
   }
 }

@@ -4,7 +4,7 @@ import { ClassSpec, specOfInstance } from './class-spec';
 import { ProcstatError } from './errors';
 import { InstanceDir } from './instance-dir';
 import { Nesting } from './nesting';
-import { DirNode } from './nodes';
+import { DirNode, nodesMayBeRemoved } from './nodes';
 import { ObjectSlot } from './object-slot';
 
 /** Marks an object released by `release()`, in every registry it is registered in. */
@@ -43,7 +43,11 @@ export class Registry implements ClassRegistry {
     if (spec.options.singleton) {
       const previous = this.root.child(spec.dirName);
       if (previous instanceof InstanceDir && previous.ref.deref() === obj) return;
-      if (previous instanceof InstanceDir) this.root.delete(previous);
+      if (previous instanceof InstanceDir) {
+        this.root.delete(previous);
+        const replaced = previous.ref.deref();
+        if (replaced) this.nesting.unlisted(replaced);
+      }
       this.root.add(new InstanceDir(spec.dirName, new WeakRef(obj), spec, this));
       this.specs.add(spec);
     } else if (!this.classDirFor(spec).addInstance(obj)) {
@@ -69,6 +73,7 @@ export class Registry implements ClassRegistry {
     }
     if (!this.isReleased(obj)) this.census.released(spec);
     released.set(obj, true);
+    nodesMayBeRemoved(); // its directories anywhere in the tree, and what is below them
     this.classDirOf(obj)?.hide(obj);
     this.nesting.released(obj);
     const singleton = this.singletonDirOf(obj);
@@ -87,12 +92,21 @@ export class Registry implements ClassRegistry {
     this.nesting.holds(obj);
   }
 
+  refOf(obj: object): WeakRef<object> | undefined {
+    return this.classDirOf(obj)?.refOf(obj);
+  }
+
   /**
    * Reads again the fields of the instances that hold others, and shows each instance nested under
    * them or in its class directory by the rule in nesting.ts.
    */
   updateNesting(): void {
     this.nesting.update();
+  }
+
+  /** A mount's refresh round: reads a bounded share of those fields (nesting.ts), so that an idle app pays little. */
+  refreshNesting(): void {
+    this.nesting.refresh();
   }
 
   private classDirOf(obj: object): ClassDir | undefined {
