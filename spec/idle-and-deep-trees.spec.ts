@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const listCtx = new Procstat();
 
-@StatDir({ name: 'issue22-node', context: listCtx })
+@StatDir({ name: 'linked-node', context: listCtx })
 class ListNode {
   @Stat() n: number;
   @Stat() next: ListNode | null = null;
@@ -24,7 +24,7 @@ class ListNode {
 
 const idleCtx = new Procstat();
 
-@StatDir({ name: 'issue22-holder', context: idleCtx })
+@StatDir({ name: 'idle-holder', context: idleCtx })
 class Holder {
   @Stat() items: unknown[];
   constructor(items: unknown[]) {
@@ -32,13 +32,13 @@ class Holder {
   }
 }
 
-@StatDir({ name: 'issue22-thing', context: idleCtx })
+@StatDir({ name: 'idle-thing', context: idleCtx })
 class Thing {
   @Counter() hits = 0;
 }
 
-describe('issue 22: reading must not cost the app', () => {
-  it('issue 22: removed looks at a deep tree\'s directories once between removals, not once per node, and stays true to the tree', () => {
+describe('an idle mount, and deep trees', () => {
+  it('removed looks at a deep tree\'s directories once between removals, not once per node, and stays true to the tree', () => {
     let looks = 0;
     class Counted extends DirNode {
       protected override get gone(): boolean {
@@ -63,7 +63,7 @@ describe('issue 22: reading must not cost the app', () => {
     expect(chain[0].removed).to.equal(false);
   });
 
-  it('issue 22: find walks a decorated linked list 20,000 long to its end, every level, without an error', async function () {
+  it('find walks a decorated linked list 20,000 long to its end, every level, without an error', async function () {
     this.timeout(300_000);
     const length = 20_000;
     const head = new ListNode(0);
@@ -72,7 +72,7 @@ describe('issue 22: reading must not cost the app', () => {
     const mnt = await mountTemp(listCtx);
     const errors = tempPath('find-errors');
     // Depth and name of every entry (full paths would be gigabytes); the first errors, cut short.
-    const walk = await sh(`find ${mnt}/issue22-node -printf '%d %y %f\\n' 2>${errors}; code=$?; cut -c1-200 ${errors} | head -5 >&2; exit $code`);
+    const walk = await sh(`find ${mnt}/linked-node -printf '%d %y %f\\n' 2>${errors}; code=$?; cut -c1-200 ${errors} | head -5 >&2; exit $code`);
     expect(walk.stderr, 'find reports no error').to.equal('');
     expect(walk.code, 'find exits 0').to.equal(0);
     const lines = walk.stdout.split('\n').filter(Boolean);
@@ -84,12 +84,12 @@ describe('issue 22: reading must not cost the app', () => {
     // Every level has one directory: the class directory, then each node's.
     const dirDepths = lines.filter((line) => line.split(' ')[1] === 'd').map((line) => Number(line.split(' ')[0]));
     expect(dirDepths.sort((a, b) => a - b)).to.deep.equal(Array.from({ length: length + 1 }, (_, depth) => depth));
-    const last = await sh(`find ${mnt}/issue22-node -mindepth ${length + 1} -name n -execdir cat {} +`);
+    const last = await sh(`find ${mnt}/linked-node -mindepth ${length + 1} -name n -execdir cat {} +`);
     expect(last.stdout, 'the last node, read where find found it').to.equal(`${length - 1}\n`);
     expect(tail.n).to.equal(length - 1);
   });
 
-  it('issue 22: an idle mount reads at most 5,000 of 100,000 holders per turn, and an instance put into one\'s array is nested within ⌈100,000 / 1,000⌉ rounds', async function () {
+  it('an idle mount reads at most 5,000 of 100,000 holders per turn, and an instance put into one\'s array is nested within ⌈100,000 / 1,000⌉ rounds', async function () {
     this.timeout(120_000);
     const count = 100_000;
     // Each holder's array counts the reads of its one number, by event-loop turn: a refresh round is one turn.
@@ -116,7 +116,7 @@ describe('issue 22: reading must not cost the app', () => {
     };
     const holders = Array.from({ length: count }, () => new Holder(counting()));
     const thing = new Thing();
-    const things = idleCtx.tree.root.child('issue22-thing') as ClassDir;
+    const things = idleCtx.tree.root.child('idle-thing') as ClassDir;
     const thingKey = things.names().find((key) => (things.child(key) as InstanceDir).ref.deref() === thing)!;
     await mountTemp(idleCtx);
     await sleep(0);
@@ -137,7 +137,7 @@ describe('issue 22: reading must not cost the app', () => {
     expect(nestedAtTurn, 'nested at all').to.be.above(0);
     expect(nestedAtTurn - pushedAt, 'rounds until it is nested').to.be.at.most(Math.ceil(count / 1000));
     const key = String(holders.indexOf(target));
-    const shown = idleCtx.lookup(null, `issue22-holder/${key}/items/1`);
+    const shown = idleCtx.lookup(null, `idle-holder/${key}/items/1`);
     expect(shown).to.be.instanceOf(InstanceDir);
     expect((shown as InstanceDir).ref.deref()).to.equal(thing);
     expect(holders.length + thing.hits).to.equal(count);
