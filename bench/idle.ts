@@ -1,4 +1,4 @@
-// `npm run bench -- --only idle`: what being mounted costs an app that nobody reads (issue #22).
+// `npm run bench -- --only idle`: what being mounted costs an app that nobody reads.
 // One child process makes 100,000 instances, each with an array field, a plain-object field and a
 // @StatDir object in a field, and measures 5 s of idleness unmounted and 5 s mounted (the order
 // alternates between runs): the main thread's CPU (the scheduler's own count, /proc/<pid>/task/<pid>/

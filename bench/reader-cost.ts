@@ -1,4 +1,4 @@
-// npm run bench -- --only cost (issue #22): what a reader of the mount costs the application's main
+// npm run bench -- --only cost: what a reader of the mount costs the application's main
 // thread. Today the main thread reads /dev/fuse and answers the kernel itself; the figures here are
 // meant to be rerun unchanged once the addon's own threads answer the kernel and the main thread only
 // computes values.
