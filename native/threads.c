@@ -87,13 +87,13 @@ void *loop_main(void *arg) {
     if (fds[0].revents) break;
     if (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
     if (!fds[1].revents) continue;
-    // Read until the device is drained, then sleep in poll(). (Looking 50 µs more for a reader's next
-    // request made scans slower, not faster: on its reader's CPU, this thread's looking keeps the reader off it.)
-    int res;
-    while ((res = fuse_session_receive_buf(m->se, &buf)) > 0 || res == -EINTR) {
-      if (res > 0) fuse_session_process_buf(m->se, &buf);
-    }
-    if (res <= 0 && res != -EAGAIN && res != -EINTR) break;   /* the connection has ended */
+    // One request per poll(): a reader waits for each answer, so the device rarely holds a second one,
+    // and reading until it is drained cost a read that finds it empty per request. (Looking 50 µs
+    // more for a reader's next request made scans slower: on its reader's CPU, the looking keeps the
+    // reader off that CPU.)
+    int res = fuse_session_receive_buf(m->se, &buf);
+    if (res > 0) fuse_session_process_buf(m->se, &buf);
+    else if (res != -EAGAIN && res != -EINTR) break;   /* the connection has ended */
   }
   free(buf.mem);
   m->loop_exited = 1;
