@@ -74,3 +74,14 @@ int spawn_fusermount(mount_t *m, const char *mountpoint, const char *options, ch
   m->helper_sock = sv[0];
   return fd;
 }
+
+/**
+ * Removes the mount as its (non-root) user, once its device is closed: `fusermount3 -u -q -z`
+ * (lazily: a reader still inside lets go later). Nothing to do for root (auto_unmount does it).
+ */
+void unmount_as_user(mount_t *m) {
+  if (!m->unmount_argv[0]) return;
+  pid_t pid;
+  if (posix_spawnp(&pid, "fusermount3", NULL, NULL, m->unmount_argv, environ) != 0) return;
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+}

@@ -52,7 +52,10 @@ void shutdown_mount(mount_t *m) {
     int status;
     while (waitpid(m->helper, &status, 0) < 0 && errno == EINTR) {}
   }
-  if (m->watch_fd >= 0) close(m->watch_fd);  /* the watcher sees its pipe end and exits */
+  unmount_as_user(m);
+  // A byte, then the pipe's end: the watcher exits knowing the mount ended here, not with the process.
+  if (m->watch_fd >= 0 && write(m->watch_fd, "", 1) < 0) { /* the watcher then takes it for a death: fusermount3 -u again, harmless */ }
+  if (m->watch_fd >= 0) close(m->watch_fd);
   if (m->watcher > 0) {
     int status;
     while (waitpid(m->watcher, &status, 0) < 0 && errno == EINTR) {}
@@ -80,6 +83,7 @@ void release_mount(mount_t *m) {
   for (uint32_t i = 0; i < m->description_count; i++) for (int x = 0; x < X_COUNT; x++) free(m->descriptions[i].text[x]);
   free(m->descriptions);
   free(m->stack);
+  free(m->mountpoint);
   pthread_mutex_destroy(&m->lock);
   pthread_mutex_destroy(&m->ops_lock);
   pthread_cond_destroy(&m->wake);
@@ -209,7 +213,12 @@ static int start_threads(mount_t *m) {
 mount_t *mount_start(napi_env env, const mount_args_t *a, napi_value handlers, const char **code, char *error, size_t error_size) {
   *code = "EMOUNT";
   mount_t *m = new_mount(env, a);
+  if (m && !(m->mountpoint = strdup(a->mountpoint))) { release_mount(m); m = NULL; }
   if (!m) { *code = "ENOMEM"; snprintf(error, error_size, "out of memory"); return NULL; }
+  if (geteuid() != 0) {
+    char *argv[] = { "fusermount3", "-u", "-q", "-z", "--", m->mountpoint, NULL };
+    memcpy(m->unmount_argv, argv, sizeof argv);
+  }
   int fd = spawn_fusermount(m, a->mountpoint, a->options, error, error_size);
   if (fd < 0) {
     if (strcmp(error, "ENOFUSERMOUNT") == 0) *code = "ENOFUSERMOUNT";

@@ -239,6 +239,14 @@ struct mount {
   gid_t gid;
   int refs;                       /* the JavaScript handle and calls_wake */
   struct mount *volatile next_live; /* in the list of live mounts (signals.c) */
+  char *mountpoint;
+  /*
+   * `fusermount3 -u -q -z -- MOUNTPOINT`, for a process that is not root (NULL otherwise): its
+   * fusermount3's auto_unmount cannot remove the mount (it checks the mountpoint with the user's
+   * uid and gets EACCES), so procstat does, as libfuse itself does for users. Made at mount: the
+   * signal handler and the watcher run it without allocating.
+   */
+  char *unmount_argv[7];
   node_t **by_ino, **by_entry;
   size_t ino_buckets, entry_buckets, count;
   size_t queued;                  /* calls handed to the main thread and not yet started */
@@ -378,9 +386,10 @@ void unlock_by_id(mount_t *m);
 /* watcher.c */
 void start_watcher(mount_t *m, unsigned dev);
 
-void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path, const char *stat_path);
+void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path, const char *stat_path, char *const *unmount_argv);
 
 /* fusermount.c */
+void unmount_as_user(mount_t *m);
 
 int spawn_fusermount(mount_t *m, const char *mountpoint, const char *options, char *error, size_t error_size);
 

@@ -50,6 +50,16 @@ static void on_fatal_signal(int sig) {
       nanosleep(&ms, NULL);
     }
   }
+  // A user's mount: fusermount3 -u, as auto_unmount cannot (fork and exec are async-signal-safe).
+  for (mount_t *m = live_head; m; m = m->next_live) {
+    if (!m->unmount_argv[0]) continue;
+    pid_t pid = fork();
+    if (pid == 0) { execvp("fusermount3", m->unmount_argv); _exit(127); }
+    for (int t = 0; pid > 0 && t < 1000; t++) {
+      if (waitpid(pid, NULL, WNOHANG) != 0) break;
+      nanosleep(&ms, NULL);
+    }
+  }
   int k = sig == SIGINT ? 0 : 1;
   sigaction(sig, &previous_action[k], NULL);
   raise(sig);

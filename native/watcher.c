@@ -36,7 +36,19 @@ static int thread_dying(const char *stat_path) {
   return (flags & (0x4 /* PF_EXITING */ | 0x200 /* PF_DUMPCORE */)) != 0;
 }
 
-void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path, const char *stat_path) {
+/** The mount's end, a byte on the pipe, or EOF: the whole process is gone without unmounting. */
+static int ended_cleanly(int fd) {
+  char byte;
+  return read(fd, &byte, 1) == 1;
+}
+
+/** The process is gone or stuck: a non-root user's mount is removed here (auto_unmount cannot), else nothing. */
+static void remove_left_mount(char *const *unmount_argv) {
+  if (unmount_argv) execvp("fusermount3", unmount_argv);
+  _exit(0);
+}
+
+void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path, const char *stat_path, char *const *unmount_argv) {
   close(write_fd);
   if (read_fd > 0) close_range(0, read_fd - 1, 0);
   close_range(read_fd + 1, ~0U, 0);
@@ -55,18 +67,25 @@ void watch_main(int read_fd, int write_fd, pid_t parent, const char *abort_path,
   // Checked 10 times a second too: a thread dumping core has not died yet, and may never.
   struct timespec tick = { 0, 100 * 1000 * 1000 };
   while (!mounting_thread_died && !thread_dying(stat_path)) {
-    if (ppoll(&end, 1, &tick, &none) > 0) _exit(0);   /* nothing is ever written: this is the end */
+    if (ppoll(&end, 1, &tick, &none) > 0) {
+      if (ended_cleanly(read_fd)) _exit(0);
+      remove_left_mount(unmount_argv);
+    }
   }
   struct timespec grace = { 0, 200 * 1000 * 1000 };
-  if (ppoll(&end, 1, &grace, &none) > 0) _exit(0);
+  if (ppoll(&end, 1, &grace, &none) > 0) {
+    if (ended_cleanly(read_fd)) _exit(0);
+    remove_left_mount(unmount_argv);
+  }
   int fd = open(abort_path, O_WRONLY);
   if (fd >= 0 && write(fd, "1", 1) < 0) { /* nothing more to try */ }
-  _exit(0);
+  if (fd >= 0) close(fd);
+  remove_left_mount(unmount_argv);
 }
 
 /**
  * Starts the mount's watcher (watch_main); `dev` is the mount's device number (stat of the
- * mountpoint), which names its connection in fusectl. Without fusectl it does nothing.
+ * mountpoint), which names its connection in fusectl. Without fusectl, as root, it does nothing.
  */
 void start_watcher(mount_t *m, unsigned dev) {
   if (!m->mounted || m->watcher > 0) return;
@@ -75,9 +94,11 @@ void start_watcher(mount_t *m, unsigned dev) {
   pid_t parent = getpid();
   snprintf(stat_path, sizeof stat_path, "/proc/%d/task/%ld/stat", (int)parent, (long)syscall(SYS_gettid));
   int fds[2];
-  if (access(abort_path, W_OK) != 0 || pipe2(fds, O_CLOEXEC) != 0) return;
+  char *const *unmount_argv = m->unmount_argv[0] ? m->unmount_argv : NULL;
+  // Needed where it can abort the connection (root: fusectl) or remove a user's mount.
+  if ((access(abort_path, W_OK) != 0 && !unmount_argv) || pipe2(fds, O_CLOEXEC) != 0) return;
   pid_t pid = fork();
-  if (pid == 0) watch_main(fds[0], fds[1], parent, abort_path, stat_path);
+  if (pid == 0) watch_main(fds[0], fds[1], parent, abort_path, stat_path, unmount_argv);
   close(fds[0]);
   if (pid < 0) {
     close(fds[1]);
