@@ -116,6 +116,21 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
     return { child, output: () => out };
   }
 
+  it('with /dev/fuse 0600, mount() rejects naming the device\'s mode and the fix, not the kernel module', async () => {
+    const mode = statSync('/dev/fuse').mode & 0o777;
+    chmodSync('/dev/fuse', 0o600);
+    try {
+      const child = spawn(process.execPath, [path.join(dir, 'app.js'), 'finish', path.join(dir, 'mnt', 'refused')], { cwd: dir, uid, gid: uid });
+      let out = '';
+      child.stderr!.on('data', (chunk) => { out += chunk; });
+      expect((await exited(child)).code).to.equal(1);
+      expect(out).to.include(`FUSE is not usable by this user (uid ${uid}`).and.include('/dev/fuse is crw-------')
+        .and.include('chmod 0666 /dev/fuse').and.not.include('modprobe');
+    } finally {
+      chmodSync('/dev/fuse', mode);
+    }
+  });
+
   for (const [mode, code] of [['unmount', 0], ['finish', 0], ['exit', 3], ['throw', 1]] as const) {
     it(`${mode}: exit code ${code}, and the mount is gone`, async () => {
       const mnt = path.join(dir, 'mnt', mode);

@@ -72,10 +72,22 @@ async function onPath(program: string): Promise<boolean> {
 
 const NO_FUSERMOUNT = 'fusermount3 was not found on $PATH: install it (Debian/Ubuntu: apt-get install fuse3)';
 
+/** `crw-------`, as `ls -l` shows a mode. */
+function modeString(mode: number): string {
+  return 'c' + [6, 3, 0].map((shift) => ['r', 'w', 'x'].map((c, i) => (mode >> shift) & (4 >> i) ? c : '-').join('')).join('');
+}
+
 /** Checks what FUSE needs on this machine; each failure says how to fix it. */
 async function checkFuse(): Promise<void> {
   if (!await fs.access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => true, () => false)) {
-    throw new ProcstatError('ENODEV', 'FUSE is not available: /dev/fuse is missing or not accessible. ' +
+    const device = await fs.stat('/dev/fuse').catch(() => undefined);
+    if (device) {
+      // There, but its mode refuses this user (Debian's udev rule makes it 0666; some images keep 0600).
+      throw new ProcstatError('EACCES', `FUSE is not usable by this user (uid ${process.getuid!()}, gid ${process.getgid!()}): ` +
+        `/dev/fuse is ${modeString(device.mode)} owned by uid ${device.uid}, gid ${device.gid}. Make it 0666 as most ` +
+        'distributions do (chmod 0666 /dev/fuse, or a udev rule: KERNEL=="fuse", MODE="0666"), or run as a user its mode allows');
+    }
+    throw new ProcstatError('ENODEV', 'FUSE is not available: /dev/fuse is missing. ' +
       'Load the module (modprobe fuse); in a container run with --device /dev/fuse --cap-add SYS_ADMIN');
   }
   if (!await onPath('fusermount3')) throw new ProcstatError('ENODEV', NO_FUSERMOUNT);
