@@ -76,8 +76,10 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
     dir = mkdtempSync(path.join(os.tmpdir(), 'procstat-nonroot-'));
     chmodSync(dir, 0o755);
     const pkg = path.join(dir, 'package');
-    for (const part of ['dist/src', 'build/Release/procstat.node', 'binding.gyp', 'package.json',
-      'node_modules/node-gyp-build', 'node_modules/reflect-metadata']) {
+    // The addon where node-gyp-build finds it: build/Release, or prebuilds/ once the package spec has packed.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const addon = path.relative(ROOT, require('node-gyp-build').path(ROOT) as string);
+    for (const part of ['dist/src', addon, 'binding.gyp', 'package.json', 'node_modules/node-gyp-build', 'node_modules/reflect-metadata']) {
       cpSync(path.join(ROOT, part), path.join(pkg, part), { recursive: true });
     }
     writeFileSync(path.join(dir, 'app.js'), APP);
