@@ -9,8 +9,8 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { otherUser } from './helpers/users';
 
-const USER = 'procstat-tester';
 const ROOT = path.join(__dirname, '..', '..');
 
 const APP = `
@@ -58,15 +58,12 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
   let dir: string;
   let fuseMode: number | undefined;
   let uid: number;
+  let gid: number;
   const children: ChildProcess[] = [];
 
   before(function () {
     if (process.getuid!() !== 0) this.skip();  // it makes a user: root only (CI runs as root)
-    try {
-      execFileSync('id', [USER], { stdio: 'ignore' });
-    } catch {
-      execFileSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
-    }
+    ({ uid, gid } = otherUser());
     const mode = statSync('/dev/fuse').mode & 0o777;
     if ((mode & 0o006) !== 0o006) {
       fuseMode = mode;
@@ -86,8 +83,7 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
     execFileSync('chmod', ['-R', 'a+rX', dir]);
     const mounts = path.join(dir, 'mnt');
     mkdirSync(mounts);
-    uid = Number(execFileSync('id', ['-u', USER]).toString());
-    chownSync(mounts, uid, uid);
+    chownSync(mounts, uid, gid);
   });
 
   after(() => {
@@ -104,7 +100,7 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
 
   /** Runs the app as the user; resolves with it once it printed `ready` (READY or REMOUNTED). */
   async function runApp(mode: string, mnt: string, ready = 'READY'): Promise<{ child: ChildProcess; output: () => string }> {
-    const child = spawn(process.execPath, [path.join(dir, 'app.js'), mode, mnt], { cwd: dir, uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(dir, 'app.js'), mode, mnt], { cwd: dir, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     child.stdout!.on('data', (chunk) => { out += chunk; });
@@ -122,7 +118,7 @@ describe('as an ordinary user, no way of ending leaves a mount', function () {
     const mode = statSync('/dev/fuse').mode & 0o777;
     chmodSync('/dev/fuse', 0o600);
     try {
-      const child = spawn(process.execPath, [path.join(dir, 'app.js'), 'finish', path.join(dir, 'mnt', 'refused')], { cwd: dir, uid, gid: uid });
+      const child = spawn(process.execPath, [path.join(dir, 'app.js'), 'finish', path.join(dir, 'mnt', 'refused')], { cwd: dir, uid, gid });
       let out = '';
       child.stderr!.on('data', (chunk) => { out += chunk; });
       expect((await exited(child)).code).to.equal(1);

@@ -1,6 +1,12 @@
 // Without FUSE: the snapshot fallback writes the same paths and values as ordinary files.
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Procstat } from '../src';
 import { tempPath } from './helpers/mounts';
+import { otherUser } from './helpers/users';
 import { serve } from './helpers/serve';
 import { sh, shOk } from './helpers/shell';
 
@@ -38,6 +44,43 @@ describe('snapshot fallback (no FUSE)', () => {
       mounted.child.kill('SIGTERM');
       fallback.child.kill('SIGTERM');
       await Promise.all([mounted.exited, fallback.exited]);
+    }
+  });
+
+  it('another user who swaps a snapshot directory for a link between passes gets nothing written or removed outside the snapshot', async function () {
+    if (process.getuid!() !== 0) this.skip();  // it needs a second user: root only (CI runs as root)
+    this.timeout(20_000);
+    const { uid, gid } = otherUser();
+    const base = mkdtempSync(path.join(os.tmpdir(), 'procstat-swap-'));
+    chmodSync(base, 0o755);
+    const snapshot = path.join(base, 'snap'), elsewhere = path.join(base, 'elsewhere');
+    mkdirSync(snapshot, { mode: 0o777 });
+    chmodSync(snapshot, 0o777);  // another user may write in it
+    mkdirSync(elsewhere);
+    writeFileSync(path.join(elsewhere, 'running'), 'not procstat\'s\n');
+    const ctx = new Procstat();
+    ctx.createValue(ctx.createDirectory(null, 'jobs'), 'running', () => 3);
+    const savedPath = process.env.PATH;
+    const warnings = process.listeners('warning');
+    process.removeAllListeners('warning');
+    try {
+      process.env.PATH = '/nonexistent';  // no fusermount3: the snapshot fallback
+      await ctx.mount(snapshot, { fallback: 'snapshot', snapshotIntervalMs: 50 });
+      process.env.PATH = savedPath;
+      expect(readFileSync(path.join(snapshot, 'jobs', 'running'), 'utf8')).to.equal('3\n');
+      const swap = spawnSync('sh', ['-c', 'mv jobs jobs-moved && ln -s ../elsewhere jobs'], { cwd: snapshot, uid, gid, encoding: 'utf8' });
+      expect(swap.status, swap.stderr).to.equal(0);
+      await new Promise((resolve) => setTimeout(resolve, 300));  // several passes
+      expect(readdirSync(elsewhere)).to.deep.equal(['running']);
+      expect(readFileSync(path.join(elsewhere, 'running'), 'utf8')).to.equal('not procstat\'s\n');
+      await ctx.unmount();
+      expect(readdirSync(elsewhere), 'unmount removes nothing through the link').to.deep.equal(['running']);
+      expect(existsSync(path.join(snapshot, 'jobs-moved')), 'the moved directory is the other user\'s business now').to.equal(true);
+    } finally {
+      process.env.PATH = savedPath;
+      for (const listener of warnings) process.on('warning', listener);
+      await ctx.unmount().catch(() => undefined);
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });

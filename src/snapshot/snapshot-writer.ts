@@ -1,4 +1,4 @@
-import { promises as fs, rmdirSync, rmSync, unlinkSync } from 'fs';
+import { lstatSync, promises as fs, rmdirSync, rmSync, Stats, unlinkSync } from 'fs';
 import * as path from 'path';
 import { ContextView } from '../runtime/context-view';
 import { ProcstatError } from '../runtime/errors';
@@ -6,6 +6,20 @@ import { DirNode, FileNode, Node } from '../runtime/nodes';
 
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
+}
+
+/** A directory's identity, or undefined for anything else (a symbolic link included: lstat). */
+function identity(stat: Stats | undefined): string | undefined {
+  return stat?.isDirectory() ? `${stat.dev}:${stat.ino}` : undefined;
+}
+
+/** The identity of the directory at `dir` now, or undefined (gone, a link, a file, unreachable). */
+function directoryAt(dir: string): string | undefined {
+  try {
+    return identity(lstatSync(dir));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -29,6 +43,12 @@ export class SnapshotWriter {
   private writtenThisPass = new Set<string>();
   /** Directories below the mountpoint that this writer created. */
   private createdDirs = new Set<string>();
+  /**
+   * The directories it writes in (the mountpoint, those it made, those it found), as it first saw
+   * them: a directory replaced since (by a link to another one, say, by a user who can write beside
+   * it) is neither written in nor removed from, and nothing below it is.
+   */
+  private readonly dirIds = new Map<string, string>();
   private readonly removeAtExit = () => this.removeOwnSync();
   /** Numbers the files being written in `staging`. */
   private staged = 0;
@@ -50,6 +70,10 @@ export class SnapshotWriter {
     }
     await fs.mkdir(directory, { recursive: true });
     const writer = new SnapshotWriter(view, directory, intervalMs, createdRoot, await SnapshotWriter.makeStaging(directory));
+    for (const dir of [path.resolve(directory), ...createdRoot, writer.staging]) {
+      const id = identity(await fs.lstat(dir).catch(() => undefined));
+      if (id) writer.dirIds.set(dir, id);
+    }
     process.on('exit', writer.removeAtExit);
     await writer.pass();
     writer.schedule();
@@ -91,30 +115,46 @@ export class SnapshotWriter {
       'it is neither overwritten nor removed (move it away, or snapshot to another directory)'));
   }
 
+  /** Whether `dir` is still the directory first seen there, checked from the mountpoint down. */
+  private intact(dir: string): boolean {
+    const root = path.resolve(this.mountpoint);
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      const id = directoryAt(d);
+      if (id === undefined || id !== this.dirIds.get(d)) return false;
+      if (d === root || path.dirname(d) === d) return d === root;
+    }
+  }
+
   private async pass(): Promise<void> {
+    if (!this.intact(this.mountpoint)) {
+      throw new ProcstatError('EIO', `${this.mountpoint} is no longer the directory the snapshot was started in; nothing more is written there`);
+    }
     const files = new Set<string>();
     this.writtenThisPass = files;
     const dirs = new Set<string>();
     await this.write(this.view.root, this.mountpoint, files, dirs);
-    for (const old of this.written) if (!files.has(old)) await fs.unlink(old).catch(() => undefined);
+    for (const old of this.written) if (!files.has(old) && this.intact(path.dirname(old))) await fs.unlink(old).catch(() => undefined);
     this.written = files;
     for (const dir of [...this.createdDirs].sort((a, b) => b.length - a.length)) {
       if (dirs.has(dir)) continue;
-      await fs.rmdir(dir).catch(() => undefined); // not empty: it holds someone else's files, and stays
+      if (this.intact(dir)) await fs.rmdir(dir).catch(() => undefined); // not empty: it holds someone else's files, and stays
       this.createdDirs.delete(dir);
     }
   }
 
   private async write(node: Node, target: string, files: Set<string>, dirs: Set<string>): Promise<void> {
     if (node instanceof DirNode) {
-      if (node !== this.view.root && !this.createdDirs.has(target)) {
+      if (node !== this.view.root && !this.dirIds.has(target)) {
         const made = await fs.mkdir(target).then(() => true, (err) => {
           if (codeOf(err) !== 'EEXIST') throw err;
           return false;
         });
+        const id = identity(await fs.lstat(target).catch(() => undefined));
+        if (!id) return this.clash(target, 'a file');
         if (made) this.createdDirs.add(target);
-        else if (!(await fs.lstat(target)).isDirectory()) return this.clash(target, 'a file');
+        this.dirIds.set(target, id);
       }
+      if (!this.intact(target)) return this.clash(target, 'another directory, or a link,');
       dirs.add(target);
       for (const child of node.children()) await this.write(child, path.join(target, child.name), files, dirs);
       return;
@@ -130,6 +170,9 @@ export class SnapshotWriter {
       if (err instanceof ProcstatError && err.code === 'EIO' && this.written.has(target)) files.add(target);
       return;
     }
+    if (directoryAt(this.staging) !== this.dirIds.get(this.staging)) {
+      throw new ProcstatError('EIO', `${this.staging}, where the snapshot's files are written first, was replaced; nothing more is written`);
+    }
     const temporary = path.join(this.staging, `${this.staged++}`);
     files.add(target); // before it exists: an exit during the rename removes it all the same
     await fs.writeFile(temporary, content, { mode: 0o444 });
@@ -138,10 +181,17 @@ export class SnapshotWriter {
 
   /** At exit, no event loop: the same clean-up, synchronously. */
   private removeOwnSync(): void {
-    for (const file of [...this.written, ...this.writtenThisPass]) try { unlinkSync(file); } catch { /* gone already */ }
-    try { rmSync(this.staging, { recursive: true, force: true }); } catch { /* not ours to remove after all */ }
-    for (const dir of [...[...this.createdDirs].sort((a, b) => b.length - a.length), ...this.createdRoot]) {
-      try { rmdirSync(dir); } catch { /* not empty: someone else's files are in it */ }
+    for (const file of [...this.written, ...this.writtenThisPass]) {
+      if (this.intact(path.dirname(file))) try { unlinkSync(file); } catch { /* gone already */ }
+    }
+    const staging = directoryAt(this.staging);
+    if (staging && staging === this.dirIds.get(this.staging)) try { rmSync(this.staging, { recursive: true, force: true }); } catch { /* not ours */ }
+    for (const dir of [...this.createdDirs].sort((a, b) => b.length - a.length)) {
+      if (this.intact(dir)) try { rmdirSync(dir); } catch { /* not empty: someone else's files are in it */ }
+    }
+    for (const dir of this.createdRoot) {
+      const id = directoryAt(dir);
+      if (id && id === this.dirIds.get(dir)) try { rmdirSync(dir); } catch { /* not empty */ }
     }
   }
 
