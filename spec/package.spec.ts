@@ -76,7 +76,10 @@ describe('the packed package in a fresh app', function () {
     app = path.join(tmp, 'app');
     await fs.mkdir(app);
     await fs.writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    await shOk(`npm install --ignore-scripts --no-audit --no-fund --prefer-offline ${tarball}`, app);
+    // A TypeScript app for Node has Node's types itself: procstat's are an optional peer, never a second copy.
+    await shOk(`npm install --ignore-scripts --no-audit --no-fund --prefer-offline ${tarball} @types/node@20`, app);
+    const installed = JSON.parse(await fs.readFile(path.join(app, 'node_modules', 'procstat', 'package.json'), 'utf8'));
+    expect(Object.keys(installed.dependencies ?? {}), 'runtime dependencies').to.not.include('@types/node');
     for (const name of ['app', 'mistakes']) {
       const source = await fs.readFile(path.join(CONSUMER, `${name}.ts`), 'utf8');
       await fs.writeFile(path.join(app, `${name}.ts`), source);
