@@ -1,6 +1,6 @@
 // Without FUSE: the snapshot fallback writes the same paths and values as ordinary files.
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -81,6 +81,36 @@ describe('snapshot fallback (no FUSE)', () => {
       for (const listener of warnings) process.on('warning', listener);
       await ctx.unmount().catch(() => undefined);
       rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('a container without /dev/fuse (a mount namespace hiding it) falls back to the snapshot, which a shell reads from outside', async function () {
+    if (process.getuid!() !== 0) this.skip();  // a mount namespace: root only (CI runs as root)
+    this.timeout(20_000);
+    const snapshot = tempPath('container');
+    const serveJs = path.join(__dirname, 'fixtures', 'serve.js');
+    // As `docker run` without `--device /dev/fuse`: a /dev of its own with the usual devices and no fuse.
+    const script = `set -e; keep=$(mktemp -d); mount --bind /dev "$keep"; mount -t tmpfs none /dev
+      for d in null zero random urandom; do touch /dev/$d; mount --bind "$keep/$d" /dev/$d; done
+      test ! -e /dev/fuse; exec "$0" "$1" snapshot "$2"`;
+    const app = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, serveJs, snapshot],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    app.stdout!.on('data', (chunk) => { out += chunk; });
+    app.stderr!.on('data', (chunk) => { out += chunk; });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no READY within 10 s: ${out}`)), 10_000);
+        app.stdout!.on('data', () => { if (out.includes('READY')) { clearTimeout(timer); resolve(); } });
+        app.once('exit', () => { clearTimeout(timer); reject(new Error(`exited: ${out}`)); });
+      });
+      expect(out).to.match(/FUSE is not available: \/dev\/fuse is missing.*Writing snapshots of the stats to .* every 100 ms instead/s);
+      // What `kubectl exec … cat` or `docker exec … cat` does: read the files from outside the app.
+      expect(await shOk(`cat ${snapshot}/svc/name ${snapshot}/svc/limit`)).to.equal('web\n5\n');
+      expect(await shOk(`findmnt -n ${snapshot} || echo none`)).to.equal('none\n');
+    } finally {
+      app.kill('SIGTERM');
+      await new Promise((resolve) => (app.exitCode !== null || app.signalCode !== null ? resolve(null) : app.once('exit', resolve)));
     }
   });
 });

@@ -60,7 +60,8 @@ async function mountAt(view: ContextView, mountpoint: string, options: MountOpti
   try {
     return await FuseMount.mount(view, mountpoint, options);
   } catch (err) {
-    const unavailable = err instanceof ProcstatError && err.code === 'ENODEV';
+    // ENODEV: no /dev/fuse, fusermount3 or libfuse3; EACCES: a /dev/fuse this user may not open.
+    const unavailable = err instanceof ProcstatError && (err.code === 'ENODEV' || err.code === 'EACCES');
     if (!unavailable || options.fallback !== 'snapshot') throw err;
     const interval = options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_MS;
     process.emitWarning(`procstat: ${(err as Error).message}. Writing snapshots of the stats to ${mountpoint} every ` +
