@@ -177,22 +177,29 @@ static void deliver(mount_t *m, node_t *n, int err, char *content, size_t len, d
  * that was not reached is dropped, one an open waits for goes back to the queue (`left`).
  */
 static void run_reads(napi_env env, mount_t *m, call_t *reads, size_t count, double budget, call_t **left_first, call_t **left_last) {
-  call_t **batch = calloc(count ? count : 1, sizeof *batch);
+  // Files an open asked for first, then those produced ahead (the second half, moved up after).
+  call_t **batch = calloc(count ? 2 * count : 1, sizeof *batch);
   napi_value array, args[2], result = NULL;
-  size_t used = 0;
+  size_t used = 0, ahead = 0;
   lock_tree(m);
-  for (int pass = 0; pass < 2; pass++) {
-    for (call_t *c = reads; c; c = c->next) {
-      if (c->prefetch != pass) continue;
-      node_t *n = find(m, c->ino);
-      if (batch && n && !n->gone) { batch[used++] = c; started(m, c); continue; }
-      if (n) { n->inflight = 0; maybe_free(m, n); }
-      if (!c->prefetch) started(m, c);
+  for (call_t *c = reads, *next; c; c = next) {
+    next = c->next;
+    node_t *n = find(m, c->ino);
+    started(m, c);
+    if (batch && n && !n->gone) {
+      if (c->prefetch) batch[count + ahead++] = c;
+      else batch[used++] = c;
+      continue;
     }
+    // Gone since it was queued (its opens were answered ENOENT then), or no memory for the batch.
+    if (n) { n->inflight = 0; fail_waiters(m, n, n->gone ? ENOENT : ENOMEM); maybe_free(m, n); }
+    free(c);
   }
   pthread_mutex_unlock(&m->lock);
   send_later();
-  if (!batch) { while (reads) { call_t *next = reads->next; free(reads); reads = next; } return; }
+  if (!batch) return;
+  memmove(batch + used, batch + count, ahead * sizeof *batch);
+  used += ahead;
   double began = now_ms();
   if (napi_create_array_with_length(env, used, &array) == napi_ok) {
     for (size_t i = 0; i < used; i++) {
